@@ -1,0 +1,1 @@
+//! SMPP PDU codec and session state machine.

@@ -1,0 +1,1 @@
+//! SMS text encodings, segmentation, reassembly and delivery receipts.

@@ -1,0 +1,1 @@
+//! Bench suite: SMSC simulator and load generators.
