@@ -116,8 +116,7 @@ impl CommandId {
     /// The id of the response to this request (`submit_sm` → `submit_sm_resp`), or `None`
     /// for responses and for requests that have no response (outbind, alert_notification).
     pub const fn response(self) -> Option<CommandId> {
-        if self.is_response() || self.0 == Self::OUTBIND.0 || self.0 == Self::ALERT_NOTIFICATION.0
-        {
+        if self.is_response() || self.0 == Self::OUTBIND.0 || self.0 == Self::ALERT_NOTIFICATION.0 {
             None
         } else {
             Some(CommandId(self.0 | RESPONSE_BIT))
@@ -361,8 +360,14 @@ mod tests {
     #[test]
     fn unknown_values_are_carried_and_named_in_hex() {
         assert_eq!(format!("{:?}", CommandId(0x1234)), "command_id(0x00001234)");
-        assert_eq!(format!("{:?}", CommandStatus(0x401)), "command_status(0x00000401)");
+        assert_eq!(
+            format!("{:?}", CommandStatus(0x401)),
+            "command_status(0x00000401)"
+        );
         assert!(CommandStatus(0x401).is_vendor());
-        assert_eq!(CommandStatus::ESME_RTHROTTLED.name(), Some("ESME_RTHROTTLED"));
+        assert_eq!(
+            CommandStatus::ESME_RTHROTTLED.name(),
+            Some("ESME_RTHROTTLED")
+        );
     }
 }
