@@ -1,1 +1,6 @@
 //! Tern engine.
+
+pub mod config;
+pub mod dlr_index;
+pub mod router;
+pub mod users;
