@@ -2,14 +2,15 @@
 //! (`tern bench smpp`), plus the glommio connection pump both use.
 //!
 //! # Design
-//! - [`conn`]: one pump per TCP connection, generic over a [`conn::Handler`]. It owns a
-//!   read buffer and a write buffer, frames and decodes every complete PDU of a read
-//!   (borrowed, no copy), drives the sans-IO `tern_smpp::session::Session` with their
-//!   headers, hands application PDUs to the handler, and writes everything the session
-//!   and the handler queued with one `write` per turn. `TCP_NODELAY` is set on every
-//!   socket. Backpressure: no reading or producing while the write buffer is above its
-//!   high-water mark or the session's inbound window is full. It holds no simulator or
-//!   load logic, so the engine's client sessions and upstream connectors can reuse it.
+//! - [`conn`] (the `tern-smpp-io` crate, re-exported): one pump per TCP connection,
+//!   generic over a [`conn::Handler`]. It owns a read buffer and a write buffer, frames
+//!   and decodes every complete PDU of a read (borrowed, no copy), drives the sans-IO
+//!   `tern_smpp::session::Session` with their headers, hands application PDUs to the
+//!   handler, and writes everything the session and the handler queued with one `write`
+//!   per turn. `TCP_NODELAY` is set on every socket. Backpressure: no reading or
+//!   producing while the write buffer is above its high-water mark or the session's
+//!   inbound window is full. It holds no simulator or load logic, so the engine's client
+//!   sessions and upstream connectors use it too.
 //! - [`sim`]: one glommio executor per shard, each with an SO_REUSEPORT listener on the
 //!   same address. Receipts live in a bounded store per shard (slab + due-time heap);
 //!   when it is full, submit_sm is refused with `ESME_RMSGQFUL`. A timer task per shard
@@ -43,7 +44,7 @@
 //! Commands: see `bench/README.md`.
 #![warn(missing_docs)]
 
-pub mod conn;
+pub use tern_smpp_io as conn;
 pub mod load;
 pub mod rng;
 pub mod sim;

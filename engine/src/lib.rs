@@ -1,8 +1,13 @@
 //! Tern engine.
 
 pub mod config;
+pub mod connector;
+pub mod delivery;
 pub mod dlr_index;
+pub mod gateway;
 pub mod lifecycle;
 pub mod message;
 pub mod router;
+pub mod server;
+pub mod shard;
 pub mod users;

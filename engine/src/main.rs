@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod run;
+
 /// Tern: a thread-per-core SMS gateway.
 #[derive(Parser, Debug)]
 #[command(name = "tern", version)]
@@ -14,11 +16,17 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Runs the gateway; with no arguments, the demo (SMPP on 127.0.0.1:2775, user
+    /// demo/demo, an embedded SMSC simulator).
+    Run(tern_engine::config::RunArgs),
     /// A fast SMPP SMSC simulator (receipts, MO, throttling, failures, disconnects).
     SmscSim(tern_bench::sim::SimConfig),
     /// Load generators.
     #[command(subcommand)]
     Bench(Bench),
+    /// Reads a password on standard input (one line) and prints its Argon2id hash for a
+    /// user's `password_hash` in the configuration. Not an argument: `ps` would show it.
+    HashPassword,
 }
 
 #[derive(Subcommand, Debug)]
@@ -29,12 +37,14 @@ enum Bench {
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
+        Command::Run(args) => run::run(args),
         Command::SmscSim(config) => tern_bench::sim::run(config)
             .map(drop)
             .map_err(|e| e.to_string()),
         Command::Bench(Bench::Smpp(config)) => tern_bench::load::run(config)
             .map(drop)
             .map_err(|e| e.to_string()),
+        Command::HashPassword => hash_password(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -43,4 +53,20 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `tern hash-password`: one line of standard input in, its PHC string out.
+fn hash_password() -> Result<(), String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("reading the password from standard input: {e}"))?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    if password.is_empty() {
+        return Err("no password on standard input".into());
+    }
+    let phc = tern_engine::users::hash_password(password.as_bytes()).map_err(|e| e.to_string())?;
+    println!("{phc}");
+    Ok(())
 }

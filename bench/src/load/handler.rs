@@ -16,9 +16,9 @@ use tern_sms::udh::split_user_data;
 use super::Shared;
 use super::report::Counts;
 use super::tracker::{Expect, ReceiptMatch, id_key};
-use crate::conn::{Handler, Link, Lost, Produce, micros};
 use crate::rng::Rng;
 use crate::text::{LONG_PARTS, fill_pattern, long_part};
+use tern_smpp_io::{Handler, Link, Lost, Produce, micros};
 
 /// How often a finished connection checks whether the whole run is over.
 const DONE_POLL: Duration = Duration::from_millis(20);

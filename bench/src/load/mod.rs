@@ -29,9 +29,9 @@ pub use config::{BindMode, LoadConfig};
 pub use report::LoadReport;
 pub use tracker::IdMatch;
 
-use crate::conn::{self, ConnConfig, ConnError, Start};
 use handler::{LoadConn, ShardResults};
 use report::{Counts, Latency, Percentiles, new_histogram, status_name};
+use tern_smpp_io::{self as conn, ConnConfig, ConnError, Start};
 
 /// Count used when neither --count nor --duration-s is given.
 pub const DEFAULT_COUNT: u64 = 10_000;

@@ -17,8 +17,8 @@ use super::config::{FinalState, IdFormat};
 use super::shard::ShardState;
 use super::stats::bump;
 use super::store::{Address, PendingReceipt, Slot, TEXT_KEPT_LEN};
-use crate::conn::{Handler, Link, Lost, Produce};
 use crate::text::{LONG_PARTS, long_part, receipt_date, unix_now_s};
+use tern_smpp_io::{Handler, Link, Lost, Produce};
 
 /// Tokens at or above this mark MO deliver_sm; below, a receipt's slot.
 const MO_TOKEN: u64 = 1 << 63;

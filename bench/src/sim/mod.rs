@@ -28,10 +28,10 @@ use tern_smpp::session::Config;
 pub use config::{DelayRange, FinalState, IdFormat, ReceiptMix, SimConfig, User};
 pub use stats::SimStats;
 
-use crate::conn::{self, ConnConfig, Start};
 use crate::stop::StopSignal;
 use shard::{Global, HELD_RETRY, ShardState};
 use stats::ShardStats;
+use tern_smpp_io::{self as conn, ConnConfig, Start};
 
 /// How long a stopping shard waits for its connections to finish.
 const STOP_GRACE: Duration = Duration::from_secs(2);

@@ -481,9 +481,14 @@ impl Config {
     /// 127.0.0.1:2775, HTTP on 127.0.0.1:8080, a user `demo`/`demo`, and a connector `sim`
     /// served by the built-in SMSC simulator, which every message is routed to.
     pub fn demo() -> Config {
+        const DEMO_TPS_MAX: u32 = bounds::TPS_MAX;
+        const DEMO_WINDOW_SIZE: u32 = 512;
+        // The demo is for seeing traffic flow, so it is not throttled like a real account:
+        // a newcomer's first load test should measure the gateway, not a default limit.
         let user = UserConfig {
             name: "demo".into(),
             password: Some(Secret::new("demo")),
+            tps_max: DEMO_TPS_MAX,
             ..UserConfig::default()
         };
         let connector = ConnectorConfig {
@@ -492,6 +497,8 @@ impl Config {
             host: Ipv4Addr::LOCALHOST.to_string(),
             system_id: "tern".into(),
             password: Secret::new("tern"),
+            tps_max: DEMO_TPS_MAX,
+            window_size: DEMO_WINDOW_SIZE,
             ..ConnectorConfig::default()
         };
         let route = MtRouteConfig {

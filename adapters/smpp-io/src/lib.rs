@@ -1,4 +1,7 @@
-//! A glommio SMPP connection pump, free of any simulator or load-generator logic.
+//! A glommio SMPP connection pump, free of any simulator, load-generator or engine logic.
+//!
+//! It is protocol I/O shared by the engine's client sessions and upstream connectors
+//! and by the bench suite's simulator and load generator.
 //!
 //! [`run`] owns one `TcpStream`, a read buffer and a write buffer, and drives a sans-IO
 //! [`Session`]: it frames and decodes every complete PDU in a read, feeds the headers to
@@ -10,6 +13,19 @@
 //! or while more than `write_high_water` octets wait to be written, and asks the handler
 //! to produce new requests only in the latter case too. Timers: the session's
 //! `poll_timeout()` and the handler's own next wake-up arm one glommio timer.
+//!
+//! Losing the connection (EOF, a failed read or a failed write) reports every
+//! outstanding request to [`Handler::on_lost`] as `Abandoned` before the pump returns:
+//! a simulator requeues its receipts, the engine requeues its submits.
+//!
+//! # Why hand-written
+//! It sits on every SMPP byte of the gateway, the simulator and the load generator.
+//! Existing SMPP crates bring their own I/O model, allocate per PDU and write per PDU;
+//! here PDUs decode in place from the read buffer, encode into one reused buffer, and a
+//! turn's output leaves in one `write`. Its throughput is measured through its users
+//! (`bench/README.md`, `engine/src/gateway/mod.rs`).
+
+#![warn(missing_docs)]
 
 use std::future::Future;
 use std::io;
@@ -423,7 +439,17 @@ impl Pump {
             self.drain(handler, None, now)?;
             progress = true;
         }
-        progress |= self.flush(cx)?;
+        progress |= match self.flush(cx) {
+            Ok(wrote) => wrote,
+            Err(e) => {
+                // A write that fails (the peer died) loses the connection like a failed
+                // read: outstanding requests must come back through `on_lost`, or the
+                // handler would never learn that they went unanswered.
+                self.session.handle_connection_lost(now);
+                self.drain(handler, None, now)?;
+                return Err(e);
+            }
+        };
         if let Some(reason) = self.closed {
             return Ok(if self.written >= self.out.len() {
                 Turn::Done(reason)

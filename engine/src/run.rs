@@ -1,0 +1,52 @@
+//! `tern run`: logging, the configuration, the start-up banner, and a clean stop on
+//! SIGTERM or SIGINT.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tern_engine::config::RunArgs;
+use tern_engine::gateway::Gateway;
+
+/// How often the main thread looks at the signal flags.
+const SIGNAL_POLL_MS: u64 = 50;
+
+/// Runs the gateway until SIGTERM or SIGINT.
+pub fn run(args: RunArgs) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    let demo = args.config.is_none() && args.connectors.is_empty();
+    let loaded = args.resolve().map_err(|e| e.to_string())?;
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(|e| e.to_string())?;
+    }
+    let data_dir = loaded.config.node.data_dir.clone();
+    let gateway = Gateway::start(loaded.config).map_err(|e| e.to_string())?;
+    banner(demo, gateway.smpp_addr, &data_dir);
+    while !stop.load(Ordering::Acquire) {
+        std::thread::sleep(Duration::from_millis(SIGNAL_POLL_MS));
+    }
+    tracing::info!("stopping: unbinding sessions and connectors, flushing the WAL");
+    gateway.stop();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn banner(demo: bool, smpp: std::net::SocketAddr, data_dir: &std::path::Path) {
+    tracing::info!(
+        "tern gateway up: SMPP on {smpp}, data in {}",
+        data_dir.display()
+    );
+    if demo {
+        tracing::info!(
+            "demo mode: user demo/demo, every message routed to an embedded SMSC simulator \
+             that sends receipts. Try: tern bench smpp --target {smpp} --system-id demo \
+             --password demo --count 1000 --registered-delivery 1"
+        );
+    }
+}

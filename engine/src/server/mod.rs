@@ -1,0 +1,496 @@
+//! Client sessions: the SMSC side of SMPP, where ESMEs bind, submit and get receipts.
+//!
+//! A [`ClientConn`] is the [`tern_smpp_io::Handler`] of one accepted connection. A
+//! submit_sm or data_sm is routed, logged as Accepted in the shard's WAL, and answered
+//! only once that record is durable: the answers wait in `awaiting` (bounded by the
+//! session's inbound window, so a slow disk stops the reading, not the memory), and one
+//! watcher task per batch wakes the connection when the WAL's durable LSN passes them.
+//! Receivers and transceivers take receipts from the user's outbox, under the window.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+use std::task::Waker;
+use std::time::Instant;
+
+use tern_smpp::session::{BindKind as SmppBindKind, CloseReason};
+use tern_smpp::tlv::Tlvs;
+use tern_smpp::{Bind, Body, CommandId, CommandStatus, EsmClass, Pdu, RegisteredDelivery, SmResp};
+use tern_smpp_io::{Handler, Link, Lost, Produce};
+use tern_wal::{Lsn, WalError};
+
+use crate::config::BindKind;
+use crate::lifecycle::{ClientReceipt, Event};
+use crate::message::{
+    Address, Content, MessageId, MessageRecord, Route, SessionKind, UserId as RecordUserId,
+};
+use crate::router::MtQuery;
+use crate::shard::{AcceptError, Core, CoreRef, unix_now_ms};
+use crate::users::{AuthCache, Login, UserId};
+
+/// A bound client's answer that waits for its record to be durable.
+struct Awaiting {
+    lsn: Lsn,
+    sequence_number: u32,
+    id: MessageId,
+    command: CommandId,
+}
+
+/// One client connection's handler.
+pub struct ClientConn {
+    core: CoreRef,
+    auth: Rc<RefCell<AuthCache>>,
+    user: Option<UserId>,
+    receives: bool,
+    awaiting: VecDeque<Awaiting>,
+    watching: Rc<RefCell<WatchState>>,
+    in_flight: HashMap<u64, ClientReceipt>,
+    next_token: u64,
+    interface_version: u8,
+    scratch: Vec<u8>,
+    tlv_scratch: Vec<u8>,
+}
+
+/// The connection's waker and the highest LSN a watcher task already waits for.
+#[derive(Default)]
+struct WatchState {
+    waker: Option<Waker>,
+    watched: Option<Lsn>,
+}
+
+impl ClientConn {
+    /// A handler for a freshly accepted connection.
+    pub fn new(core: CoreRef, auth: Rc<RefCell<AuthCache>>) -> ClientConn {
+        ClientConn {
+            core,
+            auth,
+            user: None,
+            receives: false,
+            awaiting: VecDeque::new(),
+            watching: Rc::default(),
+            in_flight: HashMap::new(),
+            next_token: 0,
+            interface_version: tern_smpp::INTERFACE_VERSION_34,
+            scratch: Vec::new(),
+            tlv_scratch: Vec::new(),
+        }
+    }
+
+    fn on_submit(&mut self, link: &mut Link<'_>, seq: u32, pdu: &Pdu<'_>, now: Instant) {
+        let command = pdu.command_id();
+        let (status, accepted) = match self.build_record(pdu) {
+            Ok(record) => {
+                let id = record.id;
+                match self.core.borrow_mut().accept(record) {
+                    Ok(lsn) => (CommandStatus::ESME_ROK, Some((lsn, id))),
+                    Err(AcceptError::QueueFull | AcceptError::Wal(WalError::Full { .. })) => {
+                        (CommandStatus::ESME_RMSGQFUL, None)
+                    }
+                    Err(AcceptError::Throttled) => (CommandStatus::ESME_RTHROTTLED, None),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        (CommandStatus::ESME_RSYSERR, None)
+                    }
+                }
+            }
+            Err(status) => (status, None),
+        };
+        match accepted {
+            Some((lsn, id)) => {
+                self.awaiting.push_back(Awaiting {
+                    lsn,
+                    sequence_number: seq,
+                    id,
+                    command,
+                });
+                self.watch(lsn);
+            }
+            None => respond_id(link, command, seq, status, b"", now),
+        }
+    }
+
+    /// Builds the Accepted record of a submit_sm or data_sm, or the status refusing it.
+    fn build_record(&mut self, pdu: &Pdu<'_>) -> Result<MessageRecord<'static>, CommandStatus> {
+        let user = self.user.ok_or(CommandStatus::ESME_RINVBNDSTS)?;
+        let fields = SubmitFields::of(&pdu.body).ok_or(CommandStatus::ESME_RINVCMDID)?;
+        let mut core = self.core.borrow_mut();
+        let source = std::str::from_utf8(fields.source).unwrap_or("");
+        let destination = std::str::from_utf8(fields.destination).unwrap_or("");
+        let route = core
+            .snapshot
+            .router
+            .route_mt(&MtQuery {
+                user,
+                source,
+                destination,
+            })
+            .ok_or(CommandStatus::ESME_RINVDSTADR)?;
+        let route = failover_order(&core, route.connectors())?;
+        let id = core.next_id().map_err(|_| CommandStatus::ESME_RSYSERR)?;
+        let now_ms = unix_now_ms();
+        let ttl_ms = u64::from(core.snapshot.config.limits.message_ttl_s) * 1000;
+        Ok(MessageRecord {
+            id,
+            user: RecordUserId(user.0),
+            session: SessionKind::Smpp {
+                interface_version: self.interface_version,
+            },
+            accepted_at_ms: now_ms,
+            validity_deadline_ms: now_ms.saturating_add(ttl_ms),
+            schedule_at_ms: None,
+            source: owned_address(fields.source_ton, fields.source_npi, fields.source),
+            destination: owned_address(fields.dest_ton, fields.dest_npi, fields.destination),
+            esm_class: EsmClass(fields.esm_class),
+            protocol_id: fields.protocol_id,
+            priority: fields.priority,
+            registered_delivery: RegisteredDelivery(fields.registered_delivery),
+            data_coding: fields.data_coding,
+            service_type: Cow::Owned(fields.service_type.to_vec()),
+            client_ref: Cow::Borrowed(&[]),
+            route,
+            content: fields.content,
+            tlvs: Cow::Borrowed(&[]),
+        })
+    }
+
+    /// Makes sure a watcher task wakes this connection once `lsn` is durable.
+    fn watch(&mut self, lsn: Lsn) {
+        let mut state = self.watching.borrow_mut();
+        if state.watched.is_some() {
+            // A watcher is running; the next one starts from produce() when it fires.
+            return;
+        }
+        state.watched = Some(lsn);
+        drop(state);
+        let Some(durable) = self.core.borrow().durable(lsn) else {
+            return;
+        };
+        let watching = Rc::clone(&self.watching);
+        glommio::spawn_local(async move {
+            let _ = durable.await;
+            let mut state = watching.borrow_mut();
+            state.watched = None;
+            if let Some(w) = &state.waker {
+                w.wake_by_ref();
+            }
+        })
+        .detach();
+    }
+
+    /// Answers every submit whose record is durable; true if any went out.
+    fn answer_durable(&mut self, link: &mut Link<'_>, now: Instant) {
+        loop {
+            let Some(front) = self.awaiting.front() else {
+                return;
+            };
+            if !self.core.borrow().is_durable(front.lsn) {
+                break;
+            }
+            let Some(a) = self.awaiting.pop_front() else {
+                return;
+            };
+            let hex = a.id.to_hex();
+            respond_id(
+                link,
+                a.command,
+                a.sequence_number,
+                CommandStatus::ESME_ROK,
+                &hex,
+                now,
+            );
+            self.core.borrow_mut().handle(a.id, Event::Durable);
+        }
+        if let Some(back) = self.awaiting.back().map(|a| a.lsn) {
+            self.watch(back);
+        }
+    }
+
+    fn send_receipts(&mut self, link: &mut Link<'_>, now: Instant) {
+        let Some(user) = self.user.filter(|_| self.receives) else {
+            return;
+        };
+        while link.can_send(CommandId::DELIVER_SM) {
+            let Some(receipt) = self.core.borrow_mut().pop_receipt(user.index()) else {
+                return;
+            };
+            let record_known = {
+                let core = self.core.borrow();
+                crate::delivery::build_receipt(
+                    core.record(receipt.id),
+                    &receipt,
+                    link.peer_accepts_tlvs(),
+                    &mut self.scratch,
+                    &mut self.tlv_scratch,
+                )
+            };
+            let body =
+                crate::delivery::receipt_body(&record_known, &self.scratch, &self.tlv_scratch);
+            let token = self.next_token;
+            match link.send_request(body, token, now) {
+                Ok(_) => {
+                    self.next_token += 1;
+                    self.in_flight.insert(token, receipt);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "receipt deliver_sm not sent");
+                    self.core.borrow_mut().unpop_receipt(receipt);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_query(&mut self, link: &mut Link<'_>, seq: u32, pdu: &Pdu<'_>, now: Instant) {
+        let Body::QuerySm(query) = &pdu.body else {
+            return;
+        };
+        let id = std::str::from_utf8(&query.message_id)
+            .ok()
+            .and_then(|t| MessageId::parse(t).ok());
+        let state = id.and_then(|id| self.core.borrow().state(id));
+        let body = crate::delivery::query_resp(&query.message_id, state);
+        let status = if state.is_some() {
+            CommandStatus::ESME_ROK
+        } else {
+            CommandStatus::ESME_RQUERYFAIL
+        };
+        let _ = link.respond(seq, status, body, now);
+    }
+}
+
+/// The route's connectors with those that have a bind up first, so a down upstream is
+/// skipped at once (failover) rather than after retries.
+fn failover_order(
+    core: &Core,
+    connectors: &[crate::router::ConnectorId],
+) -> Result<Route, CommandStatus> {
+    let mut ids: Vec<_> = connectors
+        .iter()
+        .map(|c| Core::connector_id(c.index()))
+        .collect();
+    ids.sort_by_key(|c| !core.connector_up(usize::from(c.0)));
+    ids.truncate(crate::message::ROUTE_CONNECTORS_MAX);
+    Route::new(&ids).map_err(|_| CommandStatus::ESME_RSYSERR)
+}
+
+fn owned_address(ton: u8, npi: u8, digits: &[u8]) -> Address<'static> {
+    Address {
+        ton,
+        npi,
+        digits: Cow::Owned(digits.to_vec()),
+    }
+}
+
+fn respond_id(
+    link: &mut Link<'_>,
+    command: CommandId,
+    seq: u32,
+    status: CommandStatus,
+    id: &[u8],
+    now: Instant,
+) {
+    let resp = SmResp {
+        message_id: id.into(),
+        tlvs: Tlvs::EMPTY,
+    };
+    let body = if command == CommandId::DATA_SM {
+        Body::DataSmResp(resp)
+    } else {
+        Body::SubmitSmResp(resp)
+    };
+    if let Err(e) = link.respond(seq, status, body, now) {
+        tracing::warn!(error = %e, "submit answer not sent");
+    }
+}
+
+/// The fields of submit_sm and data_sm that a record needs.
+struct SubmitFields<'a> {
+    service_type: &'a [u8],
+    source_ton: u8,
+    source_npi: u8,
+    source: &'a [u8],
+    dest_ton: u8,
+    dest_npi: u8,
+    destination: &'a [u8],
+    esm_class: u8,
+    protocol_id: u8,
+    priority: u8,
+    registered_delivery: u8,
+    data_coding: u8,
+    content: Content<'static>,
+}
+
+impl<'a> SubmitFields<'a> {
+    fn of(body: &'a Body<'a>) -> Option<SubmitFields<'a>> {
+        match body {
+            Body::SubmitSm(sm) => {
+                let content = match sm.tlvs.message_payload() {
+                    Some(payload) if sm.short_message.is_empty() => {
+                        Content::MessagePayload(Cow::Owned(payload.to_vec()))
+                    }
+                    _ => Content::ShortMessage(Cow::Owned(sm.short_message.to_vec())),
+                };
+                Some(SubmitFields {
+                    service_type: &sm.service_type,
+                    source_ton: sm.source_addr_ton,
+                    source_npi: sm.source_addr_npi,
+                    source: &sm.source_addr,
+                    dest_ton: sm.dest_addr_ton,
+                    dest_npi: sm.dest_addr_npi,
+                    destination: &sm.destination_addr,
+                    esm_class: sm.esm_class,
+                    protocol_id: sm.protocol_id,
+                    priority: sm.priority_flag,
+                    registered_delivery: sm.registered_delivery,
+                    data_coding: sm.data_coding,
+                    content,
+                })
+            }
+            Body::DataSm(sm) => Some(SubmitFields {
+                service_type: &sm.service_type,
+                source_ton: sm.source_addr_ton,
+                source_npi: sm.source_addr_npi,
+                source: &sm.source_addr,
+                dest_ton: sm.dest_addr_ton,
+                dest_npi: sm.dest_addr_npi,
+                destination: &sm.destination_addr,
+                esm_class: sm.esm_class,
+                protocol_id: 0,
+                priority: 0,
+                registered_delivery: sm.registered_delivery,
+                data_coding: sm.data_coding,
+                content: Content::MessagePayload(Cow::Owned(
+                    sm.tlvs.message_payload().unwrap_or_default().to_vec(),
+                )),
+            }),
+            _ => None,
+        }
+    }
+}
+
+fn config_kind(kind: SmppBindKind) -> BindKind {
+    match kind {
+        SmppBindKind::Transmitter => BindKind::Tx,
+        SmppBindKind::Receiver => BindKind::Rx,
+        SmppBindKind::Transceiver => BindKind::Trx,
+    }
+}
+
+impl Handler for ClientConn {
+    fn on_bind_request(&mut self, kind: SmppBindKind, bind: &Bind<'_>) -> CommandStatus {
+        let core = self.core.borrow();
+        let login = Login {
+            name: std::str::from_utf8(&bind.system_id).unwrap_or(""),
+            password: &bind.password,
+            bind: config_kind(kind),
+        };
+        // A cache miss costs one Argon2 verification on this thread; see the crate docs.
+        let result =
+            core.snapshot
+                .users
+                .authenticate(&mut self.auth.borrow_mut(), login, unix_now_ms());
+        match result {
+            Ok(user) => {
+                self.user = Some(user);
+                self.receives = kind != SmppBindKind::Transmitter;
+                self.interface_version = bind.interface_version;
+                CommandStatus::ESME_ROK
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "bind refused");
+                CommandStatus::ESME_RBINDFAIL
+            }
+        }
+    }
+
+    fn on_bound(&mut self, _kind: SmppBindKind, _now: Instant) {
+        let waker = self.watching.borrow().waker.clone();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    fn on_request(&mut self, link: &mut Link<'_>, seq: u32, pdu: &Pdu<'_>, now: Instant) {
+        match pdu.command_id() {
+            CommandId::SUBMIT_SM | CommandId::DATA_SM => self.on_submit(link, seq, pdu, now),
+            CommandId::QUERY_SM => self.on_query(link, seq, pdu, now),
+            _ => {
+                let _ = link.respond_status(seq, CommandStatus::ESME_RINVCMDID, now);
+            }
+        }
+    }
+
+    fn on_completed(
+        &mut self,
+        _link: &mut Link<'_>,
+        token: u64,
+        status: CommandStatus,
+        _pdu: Option<&Pdu<'_>>,
+        _now: Instant,
+    ) {
+        let Some(receipt) = self.in_flight.remove(&token) else {
+            return;
+        };
+        let mut core = self.core.borrow_mut();
+        if status == CommandStatus::ESME_ROK {
+            core.handle(receipt.id, Event::ClientAcknowledged);
+        } else {
+            core.unpop_receipt(receipt);
+        }
+    }
+
+    fn on_lost(&mut self, token: u64, _lost: Lost, _now: Instant) {
+        if let Some(receipt) = self.in_flight.remove(&token) {
+            self.core.borrow_mut().unpop_receipt(receipt);
+        }
+    }
+
+    fn produce(&mut self, link: &mut Link<'_>, now: Instant) -> Produce {
+        self.answer_durable(link, now);
+        if self.core.borrow().stopping && self.awaiting.is_empty() {
+            return Produce::Unbind;
+        }
+        self.send_receipts(link, now);
+        Produce::Continue(None)
+    }
+
+    fn register_waker(&mut self, waker: &Waker) {
+        let mut state = self.watching.borrow_mut();
+        if !state.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            state.waker = Some(waker.clone());
+        }
+        self.core.borrow_mut().register_client_waker(waker);
+    }
+
+    fn on_closed(&mut self, _reason: Option<CloseReason>) {
+        let mut core = self.core.borrow_mut();
+        if let Some(waker) = self.watching.borrow_mut().waker.take() {
+            core.unregister_client_waker(&waker);
+        }
+        for (_, receipt) in self.in_flight.drain() {
+            core.unpop_receipt(receipt);
+        }
+        // Unanswered submits stay accepted: their records are in the WAL, and the client,
+        // which never got an id, may resubmit (at-least-once).
+        for a in self.awaiting.drain(..) {
+            if core.is_durable(a.lsn) {
+                core.handle(a.id, Event::Durable);
+            } else {
+                let id = a.id;
+                let Some(durable) = core.durable(a.lsn) else {
+                    continue;
+                };
+                let weak = Rc::downgrade(&self.core);
+                glommio::spawn_local(async move {
+                    if durable.await.is_ok()
+                        && let Some(core) = weak.upgrade()
+                    {
+                        core.borrow_mut().handle(id, Event::Durable);
+                    }
+                })
+                .detach();
+            }
+        }
+    }
+}

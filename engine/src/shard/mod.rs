@@ -1,0 +1,649 @@
+//! One shard's state: its WAL, its messages' lifecycles, its connector queues, its part of
+//! the DLR index and the receipts owed to its users.
+//!
+//! # Design
+//! The shard is a thin shell around sans-IO machines: [`Core`] feeds events to each
+//! message's [`Lifecycle`] and carries out the actions it returns (append to the WAL, queue
+//! for a connector, insert into the DLR index, hand a receipt to the user's outbox). The
+//! connections ([`crate::server`], [`crate::connector`]) borrow the core for the length of
+//! one callback (never across an `.await`) and are woken through their registered wakers
+//! when the core has work for them. Everything here lives on one executor thread, so it
+//! is an `Rc<RefCell<Core>>`, with no lock.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Waker;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tern_smpp::MessageState;
+use tern_wal::{Lsn, Wal, WalError};
+
+use crate::config::Snapshot;
+use crate::connector::TokenBucket;
+use crate::dlr_index::{DlrIndex, Key, LookupOrPark};
+use crate::lifecycle::{Action, ClientReceipt, DlrKey, Event, Lifecycle, LifecycleConfig};
+use crate::message::{ConnectorId, MessageId, MessageRecord, PartRef, Record, kind};
+
+/// Milliseconds since the Unix epoch, the clock of records and the DLR index.
+pub fn unix_now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Shared handle to a shard's core, held by its connections.
+pub type CoreRef = Rc<RefCell<Core>>;
+
+/// Why a message could not be accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    /// The connector's queue on this shard is at `queue_depth_max`.
+    #[error("queue full")]
+    QueueFull,
+    /// The user is over its `tps_max`.
+    #[error("user over its tps")]
+    Throttled,
+    /// The WAL refused (full or failed).
+    #[error("wal: {0}")]
+    Wal(#[from] WalError),
+    /// The record could not be encoded (a field out of bounds).
+    #[error("record: {0}")]
+    Record(#[from] crate::message::RecordError),
+    /// Message ids of this shard are exhausted.
+    #[error("message id: {0}")]
+    Id(#[from] crate::message::IdError),
+}
+
+/// A message this shard owns: its machine and what it was accepted as.
+struct Entry {
+    lifecycle: Lifecycle,
+    record: MessageRecord<'static>,
+}
+
+/// One connector's queues on this shard.
+#[derive(Default)]
+pub struct ConnectorQueue {
+    /// Messages waiting for their retry time, as (due at Unix ms, id).
+    waiting: VecDeque<(u64, MessageId)>,
+    /// Parts the lifecycle asked to submit, in order.
+    ready: VecDeque<PartRef>,
+    /// Binds of this connector that are up on this shard.
+    pub binds_up: u32,
+    /// Wakers of this connector's binds.
+    wakers: Vec<Waker>,
+}
+
+/// What became of a receipt from upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptOutcome {
+    /// Applied to its message (or to nothing known): answer once the WAL is durable.
+    Applied,
+    /// Parked under this token until its submit_sm_resp is processed.
+    Parked(u64),
+    /// The park is full: answer with a transient error so the SMSC sends it again.
+    Refused,
+}
+
+/// A receipt that arrived before its submit_sm_resp, waiting in the DLR index's park.
+#[derive(Clone, Copy)]
+struct ParkedReceipt {
+    key: DlrKey,
+    state: MessageState,
+    error: u32,
+}
+
+/// The shard's state, owned by its executor thread.
+pub struct Core {
+    shard: u8,
+    /// The configuration in force (users, routes, connectors).
+    pub snapshot: Arc<Snapshot>,
+    /// `None` once closed at shutdown.
+    wal: Option<Wal>,
+    lifecycle_config: LifecycleConfig,
+    messages: HashMap<MessageId, Entry>,
+    next_sequence: u64,
+    connectors: Vec<ConnectorQueue>,
+    queue_depth_max: Vec<usize>,
+    dlr: DlrIndex,
+    parked: HashMap<u64, ParkedReceipt>,
+    resolved_parks: HashSet<u64>,
+    abandoned_parks: HashSet<u64>,
+    next_park_token: u64,
+    outbox: Vec<VecDeque<ClientReceipt>>,
+    receipts_pending_max: Vec<usize>,
+    client_wakers: Vec<Waker>,
+    /// Per-user submit rate limits (`tps_max`), per shard.
+    user_buckets: Vec<TokenBucket>,
+    actions: Vec<Action>,
+    scratch: Vec<u8>,
+    /// True once shutdown began: connections unbind.
+    pub stopping: bool,
+    /// Upstream binds up on every shard of the node, for readiness checks.
+    binds_up_total: Arc<AtomicUsize>,
+}
+
+impl Core {
+    /// A core over an opened WAL; replays `recovery` (messages, DLR mappings, receipts owed).
+    pub fn new(
+        shard: u8,
+        snapshot: Arc<Snapshot>,
+        wal: Wal,
+        recovery: &tern_wal::Recovery,
+        dlr: DlrIndex,
+    ) -> Result<Core, crate::lifecycle::RecoveryError> {
+        let config = &snapshot.config;
+        let connectors = config.connectors.len();
+        let queue_depth_max = config
+            .connectors
+            .iter()
+            .map(|c| c.queue_depth_max.unwrap_or(config.limits.queue_depth_max) as usize)
+            .collect();
+        let receipts_pending_max = config
+            .users
+            .iter()
+            .map(|u| {
+                u.receipts_pending_max
+                    .unwrap_or(config.limits.receipts_pending_max) as usize
+            })
+            .collect();
+        let mut core = Core {
+            shard,
+            wal: Some(wal),
+            lifecycle_config: LifecycleConfig {
+                seed: u64::from(shard),
+                ..LifecycleConfig::default()
+            },
+            messages: HashMap::new(),
+            next_sequence: 0,
+            connectors: (0..connectors).map(|_| ConnectorQueue::default()).collect(),
+            queue_depth_max,
+            dlr,
+            parked: HashMap::new(),
+            resolved_parks: HashSet::new(),
+            abandoned_parks: HashSet::new(),
+            next_park_token: 0,
+            outbox: (0..config.users.len()).map(|_| VecDeque::new()).collect(),
+            receipts_pending_max,
+            client_wakers: Vec::new(),
+            user_buckets: config
+                .users
+                .iter()
+                .map(|u| TokenBucket::new(u.tps_max, std::time::Instant::now()))
+                .collect(),
+            actions: Vec::new(),
+            scratch: Vec::new(),
+            stopping: false,
+            binds_up_total: Arc::default(),
+            snapshot,
+        };
+        core.recover(recovery)?;
+        Ok(core)
+    }
+
+    fn recover(
+        &mut self,
+        recovery: &tern_wal::Recovery,
+    ) -> Result<(), crate::lifecycle::RecoveryError> {
+        let mut fold = crate::lifecycle::Recovery::new(self.shard);
+        let mut records = HashMap::new();
+        for r in recovery.records() {
+            if !kind::is_message_kind(r.kind) {
+                continue;
+            }
+            fold.apply(r.lsn, r.kind, r.payload)?;
+            if let Ok(Record::Accepted(record)) = Record::decode(r.kind, r.payload) {
+                records.insert(record.id, record.into_owned());
+            }
+        }
+        let now_ms = unix_now_ms();
+        let floor = self.wal.as_ref().map_or(0, |w| w.next_lsn().get());
+        let recovered = fold.finish(floor);
+        for r in recovery.records() {
+            let Some((key, part)) = recovered.dlr_entry(r.lsn, r.kind, r.payload) else {
+                continue;
+            };
+            if let Ok(k) = Key::new(u32::from(key.connector.0), key.id2.as_bytes()) {
+                let _ = self.dlr.insert(k, part.to_dlr_value(), now_ms);
+            }
+        }
+        self.next_sequence = recovered.next_sequence();
+        for lsn in recovered.dead_lsns() {
+            if let Some(wal) = self.wal.as_mut() {
+                let _ = wal.mark_done(*lsn);
+            }
+        }
+        for lifecycle in recovered.into_messages() {
+            let id = lifecycle.id();
+            let Some(record) = records.remove(&id) else {
+                tracing::error!(?id, "recovered message without its Accepted record");
+                continue;
+            };
+            self.messages.insert(id, Entry { lifecycle, record });
+            let mut out = std::mem::take(&mut self.actions);
+            out.clear();
+            if let Some(entry) = self.messages.get_mut(&id) {
+                entry.lifecycle.resume(now_ms, &mut out);
+            }
+            self.run_actions(Some(id), out, now_ms);
+        }
+        tracing::info!(
+            shard = self.shard,
+            messages = self.messages.len(),
+            "recovered"
+        );
+        Ok(())
+    }
+
+    /// The next message id of this shard.
+    pub fn next_id(&mut self) -> Result<MessageId, AcceptError> {
+        let id = MessageId::new(self.shard, self.next_sequence)?;
+        self.next_sequence += 1;
+        Ok(id)
+    }
+
+    /// True when a bind of `connector` is up on this shard.
+    pub fn connector_up(&self, connector: usize) -> bool {
+        self.connectors
+            .get(connector)
+            .is_some_and(|c| c.binds_up > 0)
+    }
+
+    /// Logs `record` as Accepted; the caller answers the client once the LSN is durable.
+    pub fn accept(&mut self, record: MessageRecord<'static>) -> Result<Lsn, AcceptError> {
+        let now = std::time::Instant::now();
+        let bucket = self.user_buckets.get_mut(record.user.0 as usize);
+        if !bucket.is_some_and(|b| b.take(now)) {
+            return Err(AcceptError::Throttled);
+        }
+        let first = record.route.get(0).unwrap_or_default();
+        let depth = self.queued(usize::from(first.0));
+        if depth
+            >= self
+                .queue_depth_max
+                .get(usize::from(first.0))
+                .copied()
+                .unwrap_or(0)
+        {
+            return Err(AcceptError::QueueFull);
+        }
+        self.scratch.clear();
+        record.encode(&mut self.scratch)?;
+        let wal = self.wal.as_mut().ok_or(WalError::Closed)?;
+        let lsn = wal.append(kind::ACCEPTED, &self.scratch)?;
+        let lifecycle = Lifecycle::new(&record, lsn);
+        self.messages.insert(record.id, Entry { lifecycle, record });
+        Ok(lsn)
+    }
+
+    fn queued(&self, connector: usize) -> usize {
+        self.connectors
+            .get(connector)
+            .map_or(0, |c| c.waiting.len() + c.ready.len())
+    }
+
+    /// A future that resolves once `lsn` is durable; `None` once the WAL is closed.
+    pub fn durable(&self, lsn: Lsn) -> Option<tern_wal::Durable> {
+        self.wal.as_ref().map(|w| w.durable(lsn))
+    }
+
+    /// True once `lsn` is durable.
+    pub fn is_durable(&self, lsn: Lsn) -> bool {
+        self.wal.as_ref().is_some_and(|w| w.is_durable(lsn))
+    }
+
+    /// Feeds `event` to message `id`'s lifecycle and carries out what it asks.
+    pub fn handle(&mut self, id: MessageId, event: Event) {
+        let now_ms = unix_now_ms();
+        let mut out = std::mem::take(&mut self.actions);
+        out.clear();
+        let Some(entry) = self.messages.get_mut(&id) else {
+            tracing::debug!(?id, ?event, "event for a message not held here");
+            self.actions = out;
+            return;
+        };
+        let handled = entry
+            .lifecycle
+            .handle(&self.lifecycle_config, now_ms, event, &mut out);
+        if let crate::lifecycle::Handled::Ignored(why) = handled {
+            tracing::debug!(?id, ?event, ?why, "event ignored");
+        }
+        self.run_actions(Some(id), out, now_ms);
+    }
+
+    fn run_actions(&mut self, id: Option<MessageId>, mut out: Vec<Action>, now_ms: u64) {
+        let mut i = 0;
+        // Logging a record can produce more actions; they are appended and run in turn.
+        while let Some(action) = out.get(i).copied() {
+            i += 1;
+            self.run_action(id, action, &mut out, now_ms);
+        }
+        if let Some(id) = id
+            && self
+                .messages
+                .get(&id)
+                .is_some_and(|e| e.lifecycle.is_released())
+        {
+            self.messages.remove(&id);
+        }
+        out.clear();
+        self.actions = out;
+    }
+
+    fn run_action(
+        &mut self,
+        id: Option<MessageId>,
+        action: Action,
+        out: &mut Vec<Action>,
+        now_ms: u64,
+    ) {
+        match action {
+            Action::Requeue {
+                connector,
+                delay_ms,
+            } => {
+                if let (Some(id), Some(q)) = (id, self.connectors.get_mut(usize::from(connector.0)))
+                {
+                    q.waiting.push_back((now_ms.saturating_add(delay_ms), id));
+                    wake_all(&q.wakers);
+                }
+            }
+            Action::Submit { part, connector } => {
+                if let (Some(id), Some(q)) = (id, self.connectors.get_mut(usize::from(connector.0)))
+                {
+                    q.ready.push_back(PartRef { message: id, part });
+                }
+            }
+            Action::Failover { from, to } => {
+                tracing::debug!(?id, from = from.0, to = to.0, "failover");
+            }
+            Action::InsertDlr { key, part } => self.insert_dlr(key, part, now_ms),
+            Action::RemoveDlr { key } => {
+                if let Ok(k) = Key::new(u32::from(key.connector.0), key.id2.as_bytes()) {
+                    self.dlr.remove(k);
+                }
+            }
+            Action::Log(progress) => {
+                self.scratch.clear();
+                progress.encode(&mut self.scratch);
+                let appended = match self.wal.as_mut() {
+                    Some(wal) => wal.append(progress.kind(), &self.scratch),
+                    None => Err(WalError::Closed),
+                };
+                match appended {
+                    Ok(lsn) => {
+                        if let Some(entry) = self.messages.get_mut(&progress.id()) {
+                            entry.lifecycle.logged(&progress, lsn, out);
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "wal append of a progress record failed"),
+                }
+            }
+            Action::MarkDone(lsn) => {
+                let marked = self.wal.as_mut().map_or(Ok(()), |w| w.mark_done(lsn));
+                if let Err(e) = marked {
+                    tracing::warn!(error = %e, "mark_done failed");
+                }
+            }
+            Action::NotifyClient(receipt) => self.push_outbox(receipt),
+        }
+    }
+
+    fn insert_dlr(&mut self, key: DlrKey, part: PartRef, now_ms: u64) {
+        let Ok(k) = Key::new(u32::from(key.connector.0), key.id2.as_bytes()) else {
+            return;
+        };
+        let early: Vec<u64> = self
+            .dlr
+            .insert(k, part.to_dlr_value(), now_ms)
+            .early_receipts
+            .to_vec();
+        for token in early {
+            if let Some(p) = self.parked.remove(&token) {
+                self.apply_receipt(part, p);
+                self.resolve_park(token);
+            }
+        }
+    }
+
+    fn apply_receipt(&mut self, part: PartRef, receipt: ParkedReceipt) {
+        let event = Event::Receipt {
+            part: part.part,
+            state: receipt.state,
+            error: receipt.error,
+            matched: Some(receipt.key),
+        };
+        self.handle(part.message, event);
+    }
+
+    /// A receipt from upstream: applied now, or parked until its submit_sm_resp is
+    /// processed, or refused because the park is full (answer with a transient error).
+    pub fn receipt(&mut self, key: DlrKey, state: MessageState, error: u32) -> ReceiptOutcome {
+        let Ok(k) = Key::new(u32::from(key.connector.0), key.id2.as_bytes()) else {
+            return ReceiptOutcome::Applied;
+        };
+        let token = self.next_park_token;
+        let now_ms = unix_now_ms();
+        let receipt = ParkedReceipt { key, state, error };
+        match self.dlr.lookup_or_park(k, token, now_ms) {
+            LookupOrPark::Found(value) => {
+                self.apply_receipt(PartRef::from_dlr_value(value), receipt);
+                ReceiptOutcome::Applied
+            }
+            LookupOrPark::Parked => {
+                self.next_park_token += 1;
+                self.parked.insert(token, receipt);
+                ReceiptOutcome::Parked(token)
+            }
+            LookupOrPark::Refused => ReceiptOutcome::Refused,
+        }
+    }
+
+    /// True (once) when parked receipt `token` was matched and applied, or given up.
+    pub fn take_resolved_park(&mut self, token: u64) -> bool {
+        self.resolved_parks.remove(&token)
+    }
+
+    /// The last LSN appended: once it is durable, so is everything logged before.
+    pub fn last_lsn(&self) -> Option<Lsn> {
+        let next = self.wal.as_ref()?.next_lsn().get();
+        next.checked_sub(1).map(Lsn)
+    }
+
+    /// Drops parked receipts whose wait is over (their message is unknown here).
+    pub fn expire_parked(&mut self) {
+        let now_ms = unix_now_ms();
+        while let Some(token) = self.dlr.poll_unmatched(now_ms) {
+            if self.parked.remove(&token).is_some() {
+                tracing::warn!("receipt for an unknown message dropped after its park timeout");
+                self.resolve_park(token);
+            }
+        }
+    }
+
+    /// The bind waiting for parked receipt `token` closed: nobody will take its resolution.
+    pub fn abandon_park(&mut self, token: u64) {
+        if !self.resolved_parks.remove(&token) {
+            self.abandoned_parks.insert(token);
+        }
+    }
+
+    fn resolve_park(&mut self, token: u64) {
+        // Bounded by the park: a token is resolved at most once, then taken by its bind
+        // or, if that bind closed, never stored.
+        if self.abandoned_parks.remove(&token) {
+            return;
+        }
+        self.resolved_parks.insert(token);
+        for q in &self.connectors {
+            wake_all(&q.wakers);
+        }
+    }
+
+    fn push_outbox(&mut self, receipt: ClientReceipt) {
+        let user = receipt.user.0 as usize;
+        let max = self.receipts_pending_max.get(user).copied().unwrap_or(0);
+        if let Some(queue) = self.outbox.get_mut(user) {
+            if queue.len() >= max {
+                // The oldest receipt stays owed in the WAL and comes back at restart.
+                tracing::warn!(user, "receipt outbox full");
+                return;
+            }
+            queue.push_back(receipt);
+            wake_all(&self.client_wakers);
+        }
+    }
+
+    /// The next receipt owed to `user`, if any.
+    pub fn pop_receipt(&mut self, user: usize) -> Option<ClientReceipt> {
+        self.outbox.get_mut(user)?.pop_front()
+    }
+
+    /// Puts back a receipt that could not be delivered, to be tried first next time.
+    pub fn unpop_receipt(&mut self, receipt: ClientReceipt) {
+        if let Some(queue) = self.outbox.get_mut(receipt.user.0 as usize) {
+            queue.push_front(receipt);
+            wake_all(&self.client_wakers);
+        }
+    }
+
+    /// The Accepted record of message `id`, while the shard holds it.
+    pub fn record(&self, id: MessageId) -> Option<&MessageRecord<'static>> {
+        self.messages.get(&id).map(|e| &e.record)
+    }
+
+    /// The lifecycle state of message `id`, while the shard holds it.
+    pub fn state(&self, id: MessageId) -> Option<crate::lifecycle::State> {
+        self.messages.get(&id).map(|e| e.lifecycle.state())
+    }
+
+    /// Moves messages whose retry time has come to the ready list of `connector`.
+    pub fn release_due(&mut self, connector: usize) -> Option<u64> {
+        let now_ms = unix_now_ms();
+        let mut next_due = None;
+        let mut due = Vec::new();
+        if let Some(q) = self.connectors.get_mut(connector) {
+            let mut keep = VecDeque::with_capacity(q.waiting.len());
+            for (at_ms, id) in q.waiting.drain(..) {
+                if at_ms <= now_ms {
+                    due.push(id);
+                } else {
+                    next_due = Some(next_due.map_or(at_ms, |n: u64| n.min(at_ms)));
+                    keep.push_back((at_ms, id));
+                }
+            }
+            q.waiting = keep;
+        }
+        for id in due {
+            self.handle(id, Event::RetryDue);
+        }
+        next_due
+    }
+
+    /// The next part to submit on `connector`.
+    pub fn pop_ready(&mut self, connector: usize) -> Option<PartRef> {
+        self.connectors.get_mut(connector)?.ready.pop_front()
+    }
+
+    /// Puts back a part that could not be sent now.
+    pub fn unpop_ready(&mut self, connector: usize, part: PartRef) {
+        if let Some(q) = self.connectors.get_mut(connector) {
+            q.ready.push_front(part);
+        }
+    }
+
+    /// A bind of `connector` came up or went down.
+    pub fn set_bind_up(&mut self, connector: usize, up: bool) {
+        if let Some(q) = self.connectors.get_mut(connector) {
+            q.binds_up = if up {
+                q.binds_up + 1
+            } else {
+                q.binds_up.saturating_sub(1)
+            };
+        }
+        if up {
+            self.binds_up_total.fetch_add(1, Ordering::AcqRel);
+        } else {
+            self.binds_up_total.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Shares the node-wide count of upstream binds up.
+    pub fn share_bind_count(&mut self, counter: Arc<AtomicUsize>) {
+        self.binds_up_total = counter;
+    }
+
+    /// Registers a connector bind's waker.
+    pub fn register_connector_waker(&mut self, connector: usize, waker: &Waker) {
+        if let Some(q) = self.connectors.get_mut(connector) {
+            register(&mut q.wakers, waker);
+        }
+    }
+
+    /// Registers a client session's waker (woken when receipts are owed).
+    pub fn register_client_waker(&mut self, waker: &Waker) {
+        register(&mut self.client_wakers, waker);
+    }
+
+    /// Forgets a closed client session's waker.
+    pub fn unregister_client_waker(&mut self, waker: &Waker) {
+        self.client_wakers.retain(|w| !w.will_wake(waker));
+    }
+
+    /// Forgets a closed connector bind's waker.
+    pub fn unregister_connector_waker(&mut self, connector: usize, waker: &Waker) {
+        if let Some(q) = self.connectors.get_mut(connector) {
+            q.wakers.retain(|w| !w.will_wake(waker));
+        }
+    }
+
+    /// Wakes every connection of the shard (shutdown, periodic work).
+    pub fn wake_everyone(&self) {
+        wake_all(&self.client_wakers);
+        for q in &self.connectors {
+            wake_all(&q.wakers);
+        }
+    }
+
+    /// Flushes done marks and closes the WAL (shutdown); later appends get `Closed`.
+    pub fn close_wal(&mut self) -> Result<(), WalError> {
+        self.wal.take().map_or(Ok(()), Wal::close)
+    }
+
+    /// Periodic WAL housekeeping: logs done marks so segments can be reclaimed.
+    pub fn maintain(&mut self) {
+        let Some(wal) = self.wal.as_mut() else {
+            return;
+        };
+        if let Err(e) = wal.flush_done() {
+            tracing::warn!(error = %e, "flush_done failed");
+        }
+        wal.maintain();
+    }
+
+    /// The connector id records use for configuration position `index`.
+    pub fn connector_id(index: usize) -> ConnectorId {
+        ConnectorId(u16::try_from(index).unwrap_or(u16::MAX))
+    }
+}
+
+/// Bound on wakers kept per list: one per live connection, dead ones pruned on insert.
+const WAKERS_MAX: usize = 4096;
+
+fn register(wakers: &mut Vec<Waker>, waker: &Waker) {
+    if wakers.iter().any(|w| w.will_wake(waker)) {
+        return;
+    }
+    if wakers.len() >= WAKERS_MAX {
+        wakers.remove(0);
+    }
+    wakers.push(waker.clone());
+}
+
+fn wake_all(wakers: &[Waker]) {
+    for waker in wakers {
+        waker.wake_by_ref();
+    }
+}
