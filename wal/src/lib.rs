@@ -134,8 +134,8 @@
 //!
 //! Verdict on the target (≥ 500k records/s with commit p99 ≤ 3 ms): sustained 500k/s holds
 //! in every run. Commit p99 ≤ 3 ms holds on an idle box (0.7–1.7 ms in three of four runs;
-//! 4.2 ms in one run while other builds ran). On a busy disk it does not hold (20 ms), because fdatasync alone is slower than
-//! the target there.
+//! 4.2 ms in one run while other builds ran). On a busy disk it does not hold (20 ms),
+//! because fdatasync alone is slower than the target there.
 //!
 //! Criterion (`cargo bench -p tern-wal --bench append -- --warm-up-time 1
 //! --measurement-time 3`), closed loop:
