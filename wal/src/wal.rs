@@ -368,7 +368,7 @@ impl Wal {
         let flushed = if self.shared.is_failed() {
             Ok(())
         } else {
-            self.flush_done()
+            self.flush_all_done()
         };
         lock(&self.shared.pending).shutdown = true;
         self.shared.syncer_cv.notify_all();
@@ -385,6 +385,19 @@ impl Wal {
             Err(self.shared.failure_error())
         } else {
             Ok(())
+        }
+    }
+
+    /// Logs every pending done mark. `flush_done` stops when the unsynced batch is full;
+    /// at close nothing may stay behind (it would come back as live after the restart),
+    /// so wait for the syncer to drain the batch and go on until none is left.
+    fn flush_all_done(&mut self) -> Result<(), WalError> {
+        loop {
+            self.flush_done()?;
+            if self.done_pending.is_empty() {
+                return Ok(());
+            }
+            block_on(self.durable(Lsn(self.next_lsn - 1)))?;
         }
     }
 
@@ -919,4 +932,24 @@ fn adopt_spares(scan: &DirScan, config: &WalConfig) -> Result<Vec<SpareFile>, Wa
         });
     }
     Ok(spares)
+}
+
+/// Runs a future to completion on the calling thread, parking between polls. Only for
+/// `close`, which runs off any executor and must wait for the syncer.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::park();
+    }
 }
