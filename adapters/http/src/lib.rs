@@ -1,0 +1,18 @@
+//! Tern's HTTP API: the contract between the HTTP layer and the engine.
+//!
+//! This crate owns everything HTTP: the server on glommio (hyper 1.x, one listener per
+//! shard with SO_REUSEPORT), parsing of the `/v1` JSON API and of Kannel's
+//! `/cgi-bin/sendsms` and Jasmin's `/send` requests into [`Submission`]s (text encoded and
+//! split with `tern-sms`), the answers each of those clients expects, problem documents,
+//! the OpenAPI document, rendering and sending of receipt and MO callbacks (retries with
+//! backoff, bounded concurrency per host, HMAC signatures), and the Prometheus text format.
+//!
+//! The engine owns the messages: it implements [`Backend`] on each shard (accept into the
+//! WAL, answer once durable, status, metrics) and keeps each message's [`CallbackSpec`]
+//! in its Accepted record, opaque bytes from [`CallbackSpec::encode`], so a callback not yet
+//! acknowledged is sent again after a restart.
+#![warn(missing_docs)]
+
+pub mod api;
+
+pub use api::*;
