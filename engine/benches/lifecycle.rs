@@ -50,6 +50,8 @@ fn typical(sequence: u64) -> MessageRecord<'static> {
             b"Your verification code is 123456. It expires in 10 minutes. Do not share it.",
         )),
         tlvs: Cow::Borrowed(b""),
+        callback: Cow::Borrowed(b""),
+        idempotency_key: Cow::Borrowed(b""),
     }
 }
 

@@ -54,6 +54,7 @@ prop_compose! {
         route in vec(any::<u16>(), 1..=ROUTE_CONNECTORS_MAX),
         content in content(),
         tlvs in vec(any::<u8>(), 0..=300),
+        http in (vec(any::<u8>(), 0..=600), vec(any::<u8>(), 0..=255)),
     ) -> MessageRecord<'static> {
         let connectors: Vec<ConnectorId> = route.into_iter().map(ConnectorId).collect();
         MessageRecord {
@@ -75,6 +76,8 @@ prop_compose! {
             route: Route::new(&connectors).unwrap(),
             content,
             tlvs: Cow::Owned(tlvs),
+            callback: Cow::Owned(http.0),
+            idempotency_key: Cow::Owned(http.1),
         }
     }
 }
@@ -222,7 +225,23 @@ fn typical() -> MessageRecord<'static> {
         route: Route::new(&[ConnectorId(1), ConnectorId(2)]).unwrap(),
         content: Content::ShortMessage(Cow::Borrowed(b"Your code is 123456")),
         tlvs: Cow::Borrowed(b""),
+        callback: Cow::Borrowed(b""),
+        idempotency_key: Cow::Borrowed(b""),
     }
+}
+
+#[test]
+fn a_version_1_record_without_http_fields_still_reads() {
+    let mut record = typical();
+    record.callback = Cow::Borrowed(b"spec");
+    record.idempotency_key = Cow::Borrowed(b"key");
+    let mut bytes = encoded(&record);
+    // Version 1 ended after the TLVs: drop the two HTTP fields (u16 + 4, u8 + 3).
+    bytes.truncate(bytes.len() - (2 + 4) - (1 + 3));
+    bytes[0] = 1;
+    let decoded = MessageRecord::decode(&bytes).unwrap();
+    assert!(decoded.callback.is_empty() && decoded.idempotency_key.is_empty());
+    assert_eq!(decoded.client_ref, record.client_ref);
 }
 
 #[test]
@@ -270,10 +289,10 @@ fn unknown_version_kind_and_trailing_bytes_are_typed_errors() {
         Err(RecordError::TrailingBytes { count: 1 })
     );
     bytes.pop();
-    bytes[0] = 2;
+    bytes[0] = 3;
     assert_eq!(
         MessageRecord::decode(&bytes),
-        Err(RecordError::UnsupportedVersion { version: 2 })
+        Err(RecordError::UnsupportedVersion { version: 3 })
     );
     let done = Progress::Done {
         id: MessageId::new(0, 1).unwrap(),

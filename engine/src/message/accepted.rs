@@ -25,6 +25,12 @@ pub const ROUTE_CONNECTORS_MAX: usize = 8;
 pub const CLIENT_REF_MAX_LEN: usize = 64;
 /// Most octets of TLVs passed through to the upstream.
 pub const PASSTHROUGH_TLVS_MAX_LEN: usize = 8 * 1024;
+/// Longest encoded callback specification of an HTTP message.
+pub const CALLBACK_MAX_LEN: usize = 4 * 1024;
+/// Longest idempotency key (the HTTP `Idempotency-Key` header, with the request digest).
+pub const IDEMPOTENCY_KEY_MAX_LEN: usize = 255;
+/// Format version of the Accepted record (version 1, without the HTTP fields, still reads).
+pub const ACCEPTED_FORMAT_VERSION: u8 = 2;
 
 /// How the client reached us, which decides how its receipt goes back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -321,6 +327,12 @@ pub struct MessageRecord<'a> {
     pub content: Content<'a>,
     /// TLVs passed through to the upstream, as raw octets (at most 8 KiB).
     pub tlvs: Cow<'a, [u8]>,
+    /// Where an HTTP client's receipts go: `tern_http::CallbackSpec` bytes, opaque here
+    /// (empty for SMPP clients and HTTP clients that want none).
+    pub callback: Cow<'a, [u8]>,
+    /// The HTTP request's idempotency key and digest, so a retry after a restart is still
+    /// recognised (empty when none was given).
+    pub idempotency_key: Cow<'a, [u8]>,
 }
 
 const SESSION_SMPP: u8 = 1;
@@ -331,11 +343,11 @@ const CONTENT_SPLIT_UDH: u8 = 3;
 const CONTENT_SPLIT_SAR: u8 = 4;
 
 impl<'a> MessageRecord<'a> {
-    /// Appends the payload (format version 1); refuses fields beyond their bounds, the same
+    /// Appends the payload (format version 2); refuses fields beyond their bounds, the same
     /// bounds [`MessageRecord::decode`] enforces, so whatever is written reads back.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), RecordError> {
         self.check_bounds()?;
-        put_u8(out, FORMAT_VERSION);
+        put_u8(out, ACCEPTED_FORMAT_VERSION);
         put_u64(out, self.id.get());
         put_u32(out, self.user.0);
         match self.session {
@@ -374,6 +386,8 @@ impl<'a> MessageRecord<'a> {
         }
         encode_content(&self.content, out);
         put_bytes_u16(out, &self.tlvs);
+        put_bytes_u16(out, &self.callback);
+        put_bytes_u8(out, &self.idempotency_key);
         Ok(())
     }
 
@@ -391,6 +405,12 @@ impl<'a> MessageRecord<'a> {
         )?;
         check_len("client_ref", self.client_ref.len(), CLIENT_REF_MAX_LEN)?;
         check_len("tlvs", self.tlvs.len(), PASSTHROUGH_TLVS_MAX_LEN)?;
+        check_len("callback", self.callback.len(), CALLBACK_MAX_LEN)?;
+        check_len(
+            "idempotency_key",
+            self.idempotency_key.len(),
+            IDEMPOTENCY_KEY_MAX_LEN,
+        )?;
         match &self.content {
             Content::ShortMessage(bytes) => {
                 check_len("short_message", bytes.len(), SHORT_MESSAGE_MAX_LEN)
@@ -407,7 +427,7 @@ impl<'a> MessageRecord<'a> {
     pub fn decode(payload: &'a [u8]) -> Result<MessageRecord<'a>, RecordError> {
         let mut reader = Reader::new(payload);
         let version = reader.u8("version")?;
-        if version != FORMAT_VERSION {
+        if version != FORMAT_VERSION && version != ACCEPTED_FORMAT_VERSION {
             return Err(RecordError::UnsupportedVersion { version });
         }
         let id = MessageId::from_u64(reader.u64("id")?).map_err(RecordError::Id)?;
@@ -428,6 +448,14 @@ impl<'a> MessageRecord<'a> {
         let route = decode_route(&mut reader)?;
         let content = decode_content(&mut reader)?;
         let tlvs = Cow::Borrowed(reader.bytes_u16("tlvs", PASSTHROUGH_TLVS_MAX_LEN)?);
+        let (callback, idempotency_key) = if version >= ACCEPTED_FORMAT_VERSION {
+            (
+                Cow::Borrowed(reader.bytes_u16("callback", CALLBACK_MAX_LEN)?),
+                Cow::Borrowed(reader.bytes_u8("idempotency_key", IDEMPOTENCY_KEY_MAX_LEN)?),
+            )
+        } else {
+            (Cow::Borrowed(&[][..]), Cow::Borrowed(&[][..]))
+        };
         reader.finish()?;
         Ok(MessageRecord {
             id,
@@ -448,6 +476,8 @@ impl<'a> MessageRecord<'a> {
             route,
             content,
             tlvs,
+            callback,
+            idempotency_key,
         })
     }
 
@@ -460,6 +490,8 @@ impl<'a> MessageRecord<'a> {
             client_ref: Cow::Owned(self.client_ref.into_owned()),
             content: self.content.into_owned(),
             tlvs: Cow::Owned(self.tlvs.into_owned()),
+            callback: Cow::Owned(self.callback.into_owned()),
+            idempotency_key: Cow::Owned(self.idempotency_key.into_owned()),
             ..self
         }
     }

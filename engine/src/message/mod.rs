@@ -72,7 +72,7 @@ mod record;
 mod wire;
 
 pub use accepted::{
-    Address, CLIENT_REF_MAX_LEN, Content, MESSAGE_PAYLOAD_MAX_LEN, MessageRecord, PARTS_MAX,
+    ACCEPTED_FORMAT_VERSION, Address, CALLBACK_MAX_LEN, IDEMPOTENCY_KEY_MAX_LEN, CLIENT_REF_MAX_LEN, Content, MESSAGE_PAYLOAD_MAX_LEN, MessageRecord, PARTS_MAX,
     PASSTHROUGH_TLVS_MAX_LEN, PartPayload, ROUTE_CONNECTORS_MAX, Route, SHORT_MESSAGE_MAX_LEN,
     SessionKind, SplitParts,
 };

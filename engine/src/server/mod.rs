@@ -151,6 +151,8 @@ impl ClientConn {
             route,
             content: fields.content,
             tlvs: Cow::Borrowed(&[]),
+            callback: Cow::Borrowed(b""),
+            idempotency_key: Cow::Borrowed(b""),
         })
     }
 

@@ -65,6 +65,8 @@ pub fn record(
         route: Route::new(&connectors).expect("route within bounds"),
         content,
         tlvs: Cow::Borrowed(b""),
+        callback: Cow::Borrowed(b""),
+        idempotency_key: Cow::Borrowed(b""),
     }
 }
 
