@@ -662,8 +662,7 @@ impl Parts<'_> {
             }
             Err(e) => {
                 if let Some(h) = tern_smpp::peek_header(frame) {
-                    let header = Header::new(h.command_id, h.command_status, h.sequence_number);
-                    self.session.reject_request(header, e.status, now);
+                    self.session.reject_request(Header::from(h), e.status, now);
                 }
                 self.drain(handler, None, now)
             }

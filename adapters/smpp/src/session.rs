@@ -15,9 +15,8 @@
 //! asks for ([`Action::Send`]) with the codec's `encode_header_only`.
 //!
 //! [`Header`] here is the three fields the session reads, without `command_length`: the
-//! session depends on nothing but [`crate::command`], so it builds and is tested apart
-//! from the codec. From a decoded header `h`:
-//! `Header::new(h.command_id, h.command_status, h.sequence_number)`.
+//! session depends on nothing but [`crate::command`] and is tested apart from the codec.
+//! A decoded [`crate::Header`] converts with `Header::from(h)`.
 //!
 //! # States (SMPP 3.4 §2.3)
 //!

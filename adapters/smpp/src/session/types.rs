@@ -146,6 +146,19 @@ impl Header {
     }
 }
 
+impl From<crate::header::Header> for Header {
+    /// The session's view of a decoded header (the length is the framer's business).
+    fn from(h: crate::header::Header) -> Self {
+        Header::new(h.command_id, h.command_status, h.sequence_number)
+    }
+}
+
+impl From<&crate::header::Header> for Header {
+    fn from(h: &crate::header::Header) -> Self {
+        Header::from(*h)
+    }
+}
+
 /// Timers and bounds of one session. Every field is bounded by [`Config::validate`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
