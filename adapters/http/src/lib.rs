@@ -27,9 +27,11 @@ pub mod api;
 pub mod callback;
 pub mod encode;
 pub mod form;
+pub mod io;
 pub mod jasmin;
 pub mod kannel;
 pub mod metrics;
+pub mod server;
 pub mod time;
 pub mod v1;
 
@@ -37,3 +39,4 @@ pub use api::*;
 pub use callback::{
     Acknowledgement, CallbackRequest, CallbackSpecError, render_mo, render_receipt, signature,
 };
+pub use server::{ServerConfig, Shutdown, serve};
