@@ -25,6 +25,7 @@
 
 pub mod api;
 pub mod callback;
+pub mod dispatch;
 pub mod encode;
 pub mod form;
 pub mod io;
@@ -39,4 +40,5 @@ pub use api::*;
 pub use callback::{
     Acknowledgement, CallbackRequest, CallbackSpecError, render_mo, render_receipt, signature,
 };
+pub use dispatch::{CallbackOutcome, DispatchFull, Dispatcher, DispatcherConfig};
 pub use server::{ServerConfig, Shutdown, serve};
