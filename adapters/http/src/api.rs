@@ -76,6 +76,10 @@ pub struct CallbackSpec {
     pub method: CallbackMethod,
     /// Which client's convention the request follows.
     pub style: CallbackStyle,
+    /// Which receipts the client wants sent here (for Kannel and Jasmin styles the HTTP
+    /// layer derives it from dlr-mask / dlr-level, which the style also keeps). Added so
+    /// [`crate::render_receipt`] can decide from the stored spec alone.
+    pub receipts: ReceiptRequest,
 }
 
 /// HTTP method of a callback.
@@ -268,4 +272,106 @@ pub trait Backend: 'static {
 
     /// Readiness.
     fn health(&self) -> Health;
+}
+
+/// A receipt's state as the engine reports it to the HTTP layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReceiptState {
+    /// Delivered to the handset (final, success).
+    Delivered,
+    /// Undeliverable (final, failure).
+    Undeliverable,
+    /// Validity passed (final, failure).
+    Expired,
+    /// Rejected by the network (final, failure).
+    Rejected,
+    /// Deleted at the SMSC (final, failure).
+    Deleted,
+    /// The SMSC does not know (final, failure).
+    Unknown,
+    /// The upstream refused the submit or it failed for good (final, failure).
+    SubmitFailed,
+    /// The SMSC accepted the submit (its submit_sm_resp was OK; intermediate).
+    SmscAccepted,
+    /// On its way (intermediate).
+    Enroute,
+    /// Buffered at the SMSC for a later try (intermediate).
+    Buffered,
+}
+
+impl ReceiptState {
+    /// Whether the state is final and a success.
+    pub fn is_success(self) -> bool {
+        self == ReceiptState::Delivered
+    }
+
+    /// Whether the state is final and a failure.
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            ReceiptState::Undeliverable
+                | ReceiptState::Expired
+                | ReceiptState::Rejected
+                | ReceiptState::Deleted
+                | ReceiptState::Unknown
+                | ReceiptState::SubmitFailed
+        )
+    }
+
+    /// Whether the state is intermediate (more receipts may follow).
+    pub fn is_intermediate(self) -> bool {
+        !self.is_success() && !self.is_failure()
+    }
+}
+
+/// A receipt for one message, as the engine hands it to [`crate::render_receipt`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptNotice {
+    /// Our message id.
+    pub id: String,
+    /// The user's login name.
+    pub user: String,
+    /// Destination of the message (the handset).
+    pub to: String,
+    /// Source of the message.
+    pub from: String,
+    /// The client's reference.
+    pub client_ref: Option<String>,
+    /// What happened.
+    pub state: ReceiptState,
+    /// The upstream's error code (0 when none).
+    pub error: u32,
+    /// The upstream's id of the message, once known.
+    pub smsc_id: Option<String>,
+    /// The connector it went through.
+    pub connector: String,
+    /// When it was accepted from the client (Unix ms).
+    pub submitted_at_ms: u64,
+    /// When this state was reached (Unix ms).
+    pub done_at_ms: u64,
+    /// Number of parts.
+    pub parts: u8,
+    /// The receipt's text as the SMSC sent it (empty when there was none).
+    pub receipt_text: String,
+}
+
+/// A mobile-originated message, as the engine hands it to [`crate::render_mo`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoNotice {
+    /// Our id of the MO.
+    pub id: String,
+    /// The handset.
+    pub from: String,
+    /// The number it was sent to.
+    pub to: String,
+    /// The text, decoded (empty for binary).
+    pub text: String,
+    /// The user data octets as received (reassembled, without UDH).
+    pub bytes: Vec<u8>,
+    /// SMPP data_coding it came with.
+    pub data_coding: u8,
+    /// The connector it arrived on.
+    pub connector: String,
+    /// When it arrived (Unix ms).
+    pub received_at_ms: u64,
 }

@@ -11,8 +11,34 @@
 //! WAL, answer once durable, status, metrics) and keeps each message's [`CallbackSpec`]
 //! in its Accepted record, opaque bytes from [`CallbackSpec::encode`], so a callback not yet
 //! acknowledged is sent again after a restart.
+//!
+//! # Modules
+//! - [`api`]: the contract ([`Backend`], [`Submission`], [`ReceiptNotice`], …).
+//! - [`server`]: [`serve`], routing, limits, problem documents, `/metrics`.
+//! - [`v1`], [`kannel`], [`jasmin`]: each dialect's parameters into submissions.
+//! - [`encode`]: text into parts with `tern-sms`.
+//! - [`callback`]: the stored callback spec, rendering receipts/MOs, signatures.
+//! - [`dispatch`]: the per-shard [`Dispatcher`] that sends callbacks with retries.
+//! - [`metrics`]: the Prometheus text writer.
+//! - [`form`], [`time`]: percent-encoding, form parameters, RFC 3339.
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod callback;
+pub mod dispatch;
+pub mod encode;
+pub mod form;
+pub mod io;
+pub mod jasmin;
+pub mod kannel;
+pub mod metrics;
+pub mod server;
+pub mod time;
+pub mod v1;
 
 pub use api::*;
+pub use callback::{
+    Acknowledgement, CallbackRequest, CallbackSpecError, render_mo, render_receipt, signature,
+};
+pub use dispatch::{CallbackOutcome, DispatchFull, Dispatcher, DispatcherConfig};
+pub use server::{ServerConfig, Shutdown, serve};
