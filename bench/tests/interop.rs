@@ -13,7 +13,7 @@ use tern_bench::load::{self, LoadConfig};
 use tern_bench::sim::{self, SimConfig};
 
 fn python() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python")
+    tern_testkit::venv_python()
 }
 
 fn script(name: &str) -> PathBuf {
@@ -24,24 +24,7 @@ fn script(name: &str) -> PathBuf {
 
 /// True when `module` imports; otherwise skips (or fails under TERN_INTEROP=require).
 fn have_module(module: &str) -> bool {
-    let ok = Command::new(python())
-        .args(["-c", &format!("import {module}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        let required = std::env::var("TERN_INTEROP").is_ok_and(|v| v == "require");
-        assert!(
-            !required,
-            "TERN_INTEROP=require but python module {module} is missing (run .ci/setup)"
-        );
-        println!(
-            "skipped: python module {module} not available in {}",
-            python().display()
-        );
-    }
-    ok
+    tern_testkit::python_with(&[module]).is_some()
 }
 
 /// Kills the child if the test fails half-way.

@@ -1,6 +1,8 @@
 //! Configuration files: every error names its line, the example and the demo are valid.
 
-use tern_engine::config::{Config, ConfigError, Dcs0, IdFormat, NationalTable, ReceiptFormat};
+use tern_engine::config::{
+    Config, ConfigError, Dcs0, IdFormat, NationalTable, ReceiptFormat, Secret,
+};
 
 /// A small valid file that the error tests below spoil one line at a time.
 const BASE: &str = r#"[node]
@@ -249,6 +251,8 @@ fn example_file_documents_every_field() {
     full.node.shards = Some(1);
     full.users[0].password_hash = Some(String::new());
     full.users[0].receipts_pending_max = Some(1);
+    full.users[0].tokens = vec![Secret::new("0123456789abcdef")];
+    full.http.callback_signing_key = Some(Secret::new("0123456789abcdef"));
     full.connectors[0].queue_depth_max = Some(1);
     full.connectors[0].quirks.national_tables = vec![NationalTable::Turkish];
     full.routes.mt[0].source_prefixes = vec!["x".into()];

@@ -22,6 +22,7 @@ fn base_config(data_dir: &std::path::Path) -> Config {
     config.node.data_dir = data_dir.to_path_buf();
     config.node.shards = Some(1);
     config.smpp.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    config.http.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     for connector in &mut config.connectors {
         fast(connector);
     }

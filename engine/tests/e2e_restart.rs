@@ -17,6 +17,7 @@ fn start(data_dir: &std::path::Path, upstream: SocketAddr) -> GatewayHandle {
     config.node.data_dir = data_dir.to_path_buf();
     config.node.shards = Some(1);
     config.smpp.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    config.http.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     config.connectors = vec![ConnectorConfig {
         name: "smsc".into(),
         host: upstream.ip().to_string(),

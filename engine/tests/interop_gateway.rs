@@ -45,16 +45,7 @@ const KANNEL_DLR_DELIVERED: u32 = 1;
 /// Between two polls of something that is not ready yet.
 const POLL_INTERVAL_MS: u64 = 50;
 
-fn interop_tool(name: &str, found: Option<PathBuf>) -> Option<PathBuf> {
-    if found.is_some() {
-        return found;
-    }
-    if std::env::var("TERN_INTEROP").as_deref() == Ok("require") {
-        panic!("{name} not installed (run .ci/setup); TERN_INTEROP=require forbids skipping");
-    }
-    println!("skipped: {name} not installed (run .ci/setup)");
-    None
-}
+use tern_testkit::interop_tool;
 
 fn interop_file(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -79,6 +70,7 @@ fn gateway_to(sim: SocketAddr, data_dir: &Path) -> GatewayHandle {
     config.node.data_dir = data_dir.to_path_buf();
     config.node.shards = Some(1);
     config.smpp.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    config.http.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     config.connectors = vec![ConnectorConfig {
         name: "sim".into(),
         host: sim.ip().to_string(),
@@ -140,12 +132,7 @@ fn parse_smpplib(stdout: &str) -> SmpplibReport {
 }
 
 fn python_with_smpplib() -> Option<PathBuf> {
-    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    let works = Command::new(&python)
-        .args(["-c", "import smpplib"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    interop_tool("python smpplib", works.then_some(python))
+    tern_testkit::python_with(&["smpplib"])
 }
 
 #[test]

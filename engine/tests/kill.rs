@@ -87,6 +87,7 @@ fn spawn_tern(config: &std::path::Path, data_dir: &std::path::Path, listen: Sock
         .arg("--data-dir")
         .arg(data_dir)
         .args(["--smpp-listen", &listen.to_string()])
+        .args(["--http-listen", "127.0.0.1:0"])
         .env("RUST_LOG", "error")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -30,12 +30,7 @@ const SMPPLIB_UNSUPPORTED: &[CommandId] = &[
 ];
 
 fn python_with_smpplib() -> Option<PathBuf> {
-    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    let works = Command::new(&python)
-        .args(["-c", "import smpplib"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    interop_tool("python smpplib", works.then_some(python))
+    tern_testkit::python_with(&["smpplib"])
 }
 
 fn script(name: &str) -> PathBuf {

@@ -25,27 +25,9 @@ use tern_sms::gsm7::{self, Gsm7Tables, Language};
 use tern_sms::segment::MAX_USER_DATA_OCTETS;
 use tern_sms::{Concatenation, EncodedText, Encoding, EncodingPolicy, SegmentConfig, segment};
 
-fn python() -> Option<PathBuf> {
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    let usable = Command::new(&venv)
-        .args(["-c", "import gsmcodecs, smpplib"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    usable.then_some(venv)
-}
-
 /// The oracle's answers to `requests`, or `None` when it is missing and not required.
 fn ask(requests: &[String]) -> Option<Vec<String>> {
-    let Some(python) = python() else {
-        let why = "the venv with gsmcodecs and smpplib is missing";
-        if std::env::var("TERN_INTEROP").as_deref() == Ok("require") {
-            panic!("TERN_INTEROP=require but {why}: run .ci/setup");
-        }
-        println!("skipped: {why} (run .ci/setup)");
-        return None;
-    };
+    let python = tern_testkit::python_with(&["gsmcodecs", "smpplib"])?;
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/gsm_oracle.py");
     let mut child = Command::new(python)
         .arg(script)

@@ -60,3 +60,27 @@ pub const ENTRIES_MAX: usize = 100_000;
 pub const ROUTE_LIST_MAX: usize = 10_000;
 /// Most connectors in one route's failover list.
 pub const FAILOVER_MAX: usize = 16;
+/// Largest HTTP request body.
+pub const HTTP_BODY_BYTES_MAX: u32 = 64 << 20;
+/// Most messages in one HTTP request.
+pub const HTTP_BATCH_MAX: u32 = 100_000;
+/// Most HTTP connections per shard.
+pub const HTTP_CONNECTIONS_MAX: u32 = 1_000_000;
+/// Longest a callback may be retried (a week).
+pub const CALLBACK_RETRY_FOR_S_MAX: u32 = 7 * 86_400;
+/// Longest callback backoff or timeout.
+pub const CALLBACK_MS_MAX: u32 = 3_600_000;
+/// Most concurrent callback requests per destination host and shard.
+pub const CALLBACK_PER_HOST_MAX: u32 = 1_024;
+/// Most callbacks queued per shard.
+pub const CALLBACK_QUEUE_MAX: u32 = 10_000_000;
+/// Most finished messages remembered for status, per shard.
+pub const STATUS_HISTORY_MAX: u32 = 10_000_000;
+/// Most idempotency keys remembered, per shard.
+pub const IDEMPOTENCY_KEYS_MAX: u32 = 10_000_000;
+/// Most bearer tokens per user.
+pub const TOKENS_MAX: usize = 16;
+/// Shortest bearer token (guessing must be hopeless).
+pub const TOKEN_BYTES_MIN: usize = 16;
+/// Longest bearer token.
+pub const TOKEN_BYTES_MAX: usize = 256;

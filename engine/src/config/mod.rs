@@ -125,12 +125,49 @@ impl Default for SmppConfig {
 pub struct HttpConfig {
     /// Address and port to listen on, as `IP:PORT`.
     pub listen: SocketAddr,
+    /// Largest request body accepted (413 above).
+    pub body_bytes_max: u32,
+    /// Most messages in one request (a batch, or one message to many recipients).
+    pub batch_max: u32,
+    /// Open HTTP connections per shard; more are answered 503 and closed.
+    pub connections_max: u32,
+    /// Key of the `X-Tern-Signature` HMAC on callbacks; absent means unsigned callbacks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_signing_key: Option<Secret>,
+    /// How long a callback is retried before it is given up (and logged as lost).
+    pub callback_retry_for_s: u32,
+    /// First retry delay of a callback; doubles up to `callback_backoff_max_ms`.
+    pub callback_backoff_min_ms: u32,
+    /// Longest delay between two tries of a callback.
+    pub callback_backoff_max_ms: u32,
+    /// Time a callback receiver has to answer one request.
+    pub callback_timeout_ms: u32,
+    /// Concurrent callback requests to one destination host, per shard.
+    pub callback_per_host_max: u32,
+    /// Callbacks waiting to be sent, per shard; beyond it receipts wait in the WAL.
+    pub callback_queue_max: u32,
+    /// Finished messages whose status `GET /v1/messages/{id}` still answers, per shard.
+    pub status_history_max: u32,
+    /// Idempotency keys remembered, per shard (oldest forgotten first).
+    pub idempotency_keys_max: u32,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             listen: loopback(8080),
+            body_bytes_max: 1 << 20,
+            batch_max: 1_000,
+            connections_max: 10_000,
+            callback_signing_key: None,
+            callback_retry_for_s: 48 * 3_600,
+            callback_backoff_min_ms: 1_000,
+            callback_backoff_max_ms: 600_000,
+            callback_timeout_ms: 10_000,
+            callback_per_host_max: 16,
+            callback_queue_max: 100_000,
+            status_history_max: 100_000,
+            idempotency_keys_max: 100_000,
         }
     }
 }
@@ -250,6 +287,9 @@ pub struct UserConfig {
     /// Receipts waiting for this user; absent means `limits.receipts_pending_max`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub receipts_pending_max: Option<u32>,
+    /// Bearer tokens that authenticate this user on the HTTP API.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tokens: Vec<Secret>,
 }
 
 impl Default for UserConfig {
@@ -262,6 +302,7 @@ impl Default for UserConfig {
             binds: vec![BindKind::Tx, BindKind::Rx, BindKind::Trx],
             sessions_max: 8,
             receipts_pending_max: None,
+            tokens: Vec::new(),
         }
     }
 }

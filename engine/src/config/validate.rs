@@ -84,6 +84,7 @@ pub(crate) fn check(config: &Config) -> Findings {
     let root = FieldPath::root();
     check_node(&mut findings, config, &root);
     check_limits(&mut findings, config, &root.key("limits"));
+    check_http(&mut findings, config, &root.key("http"));
     let users = root.key("users");
     findings.count(users.clone(), config.users.len(), ENTRIES_MAX);
     unique_names(&mut findings, &users, config.users.iter().map(|u| &u.name));
@@ -175,6 +176,42 @@ fn check_limits(findings: &mut Findings, config: &Config, limits: &FieldPath) {
     findings.range(ttl, l.auth_cache_ttl_s, 1, AUTH_CACHE_TTL_S_MAX);
 }
 
+fn check_http(findings: &mut Findings, config: &Config, http: &FieldPath) {
+    let h = &config.http;
+    let max = HTTP_BODY_BYTES_MAX;
+    findings.range(http.key("body_bytes_max"), h.body_bytes_max, 1_024, max);
+    findings.range(http.key("batch_max"), h.batch_max, 1, HTTP_BATCH_MAX);
+    let connections = http.key("connections_max");
+    findings.range(connections, h.connections_max, 1, HTTP_CONNECTIONS_MAX);
+    let retry = http.key("callback_retry_for_s");
+    findings.range(retry, h.callback_retry_for_s, 1, CALLBACK_RETRY_FOR_S_MAX);
+    for (key, value) in [
+        ("callback_backoff_min_ms", h.callback_backoff_min_ms),
+        ("callback_backoff_max_ms", h.callback_backoff_max_ms),
+        ("callback_timeout_ms", h.callback_timeout_ms),
+    ] {
+        findings.range(http.key(key), value, 1, CALLBACK_MS_MAX);
+    }
+    if h.callback_backoff_min_ms > h.callback_backoff_max_ms {
+        let message = "larger than callback_backoff_max_ms";
+        findings.error(http.key("callback_backoff_min_ms"), message);
+    }
+    let per_host = http.key("callback_per_host_max");
+    findings.range(per_host, h.callback_per_host_max, 1, CALLBACK_PER_HOST_MAX);
+    let queue = http.key("callback_queue_max");
+    findings.range(queue, h.callback_queue_max, 1, CALLBACK_QUEUE_MAX);
+    let history = http.key("status_history_max");
+    findings.range(history, h.status_history_max, 0, STATUS_HISTORY_MAX);
+    let keys = http.key("idempotency_keys_max");
+    findings.range(keys, h.idempotency_keys_max, 0, IDEMPOTENCY_KEYS_MAX);
+    if let Some(key) = &h.callback_signing_key
+        && key.expose().len() < TOKEN_BYTES_MIN
+    {
+        let message = format!("shorter than {TOKEN_BYTES_MIN} bytes");
+        findings.error(http.key("callback_signing_key"), message);
+    }
+}
+
 /// Records an error on the second and later uses of each name.
 fn unique_names<'a>(
     findings: &mut Findings,
@@ -237,6 +274,14 @@ fn check_user(findings: &mut Findings, user: &UserConfig, path: &FieldPath) {
     if let Some(pending) = user.receipts_pending_max {
         let key = path.key("receipts_pending_max");
         findings.range(key, pending, 1, RECEIPTS_PENDING_MAX);
+    }
+    findings.count(path.key("tokens"), user.tokens.len(), TOKENS_MAX);
+    for (i, token) in user.tokens.iter().enumerate() {
+        let len = token.expose().len();
+        if !(TOKEN_BYTES_MIN..=TOKEN_BYTES_MAX).contains(&len) {
+            let message = format!("{len} bytes; {TOKEN_BYTES_MIN} to {TOKEN_BYTES_MAX} allowed");
+            findings.error(path.key("tokens").index(i), message);
+        }
     }
     if user.binds.is_empty() {
         findings.error(path.key("binds"), "at least one bind kind is required");

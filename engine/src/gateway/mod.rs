@@ -65,6 +65,9 @@ use tern_wal::{Wal, WalConfig};
 use crate::config::{Config, ConfigHandle, Snapshot};
 use crate::connector::run_bind;
 use crate::dlr_index::{DlrIndex, DlrIndexConfig};
+use crate::http::ShardBackend;
+use crate::http::callbacks::{self, InFlight};
+use crate::metrics::{NodeMetrics, ShardMetrics};
 use crate::server::ClientConn;
 use crate::shard::{Core, CoreRef};
 use crate::users::AuthCache;
@@ -110,6 +113,8 @@ pub struct Gateway;
 pub struct GatewayHandle {
     /// Where the SMPP server listens (the real port when 0 was configured).
     pub smpp_addr: SocketAddr,
+    /// Where the HTTP API listens (the real port when 0 was configured).
+    pub http_addr: SocketAddr,
     stop: Arc<AtomicBool>,
     binds_up: Arc<AtomicUsize>,
     binds_configured: usize,
@@ -145,8 +150,21 @@ impl Gateway {
         let cores = thread::available_parallelism().map_or(1, |n| n.get());
         let pin = options.pin.unwrap_or(shards as usize <= cores);
         let stop = Arc::new(AtomicBool::new(false));
+        let config = &snapshot.config;
+        let metrics: Vec<Arc<ShardMetrics>> = (0..shards)
+            .map(|_| {
+                Arc::new(ShardMetrics::new(
+                    config.users.len(),
+                    config.connectors.len(),
+                ))
+            })
+            .collect();
+        let node_metrics = NodeMetrics {
+            shards: metrics.clone(),
+        };
         let mut gateway = GatewayHandle {
             smpp_addr: snapshot.config.smpp.listen,
+            http_addr: snapshot.config.http.listen,
             stop: Arc::clone(&stop),
             binds_up: Arc::default(),
             binds_configured: snapshot
@@ -158,7 +176,7 @@ impl Gateway {
             threads: Vec::new(),
             simulators,
         };
-        for shard in 0..shards as usize {
+        for (shard, shard_metrics) in metrics.iter().enumerate() {
             let (ready_tx, ready_rx) = mpsc::channel();
             let placement = if pin {
                 Placement::Fixed(shard)
@@ -169,6 +187,10 @@ impl Gateway {
                 index: shard,
                 shards: shards as usize,
                 listen: gateway.smpp_addr,
+                http_listen: gateway.http_addr,
+                metrics: Arc::clone(shard_metrics),
+                node_metrics: node_metrics.clone(),
+                binds_configured: gateway.binds_configured,
                 snapshot: Arc::clone(&snapshot),
                 stop: Arc::clone(&stop),
                 binds_up: Arc::clone(&gateway.binds_up),
@@ -184,7 +206,10 @@ impl Gateway {
                 let _ = executor.join();
             }));
             match ready_rx.recv() {
-                Ok(Ok(addr)) => gateway.smpp_addr = addr,
+                Ok(Ok((smpp, http))) => {
+                    gateway.smpp_addr = smpp;
+                    gateway.http_addr = http;
+                }
                 Ok(Err(reason)) => return Err(GatewayError::Shard { shard, reason }),
                 Err(_) => {
                     return Err(GatewayError::Shard {
@@ -277,15 +302,23 @@ struct ShardSpec {
     index: usize,
     shards: usize,
     listen: SocketAddr,
+    http_listen: SocketAddr,
+    metrics: Arc<ShardMetrics>,
+    node_metrics: NodeMetrics,
+    binds_configured: usize,
     snapshot: Arc<Snapshot>,
     stop: Arc<AtomicBool>,
     binds_up: Arc<AtomicUsize>,
 }
 
-async fn run_shard(spec: ShardSpec, ready: mpsc::Sender<Result<SocketAddr, String>>) {
+/// What a shard reports once it listens: its SMPP and HTTP addresses, or why it failed.
+type Ready = Result<(SocketAddr, SocketAddr), String>;
+
+async fn run_shard(spec: ShardSpec, ready: mpsc::Sender<Ready>) {
     let core = match open_core(&spec) {
         Ok(mut core) => {
             core.share_bind_count(Arc::clone(&spec.binds_up));
+            core.metrics = Arc::clone(&spec.metrics);
             Rc::new(RefCell::new(core))
         }
         Err(reason) => {
@@ -293,17 +326,25 @@ async fn run_shard(spec: ShardSpec, ready: mpsc::Sender<Result<SocketAddr, Strin
             return;
         }
     };
-    let listener = match TcpListener::bind(spec.listen).and_then(|l| l.local_addr().map(|a| (l, a)))
-    {
-        Ok((listener, addr)) => {
-            let _ = ready.send(Ok(addr));
-            listener
+    let (listener, http_listener) = match listen_both(&spec) {
+        Ok((smpp, http)) => {
+            let addrs = smpp.local_addr().and_then(|a| Ok((a, http.local_addr()?)));
+            let _ = ready.send(addrs.map_err(|e| e.to_string()));
+            (smpp, http)
         }
-        Err(e) => {
-            let _ = ready.send(Err(format!("listen on {}: {e}", spec.listen)));
+        Err(reason) => {
+            let _ = ready.send(Err(reason));
             return;
         }
     };
+    let auth = match AuthCache::from_limits(&spec.snapshot.config.limits) {
+        Ok(cache) => Rc::new(RefCell::new(cache)),
+        Err(e) => {
+            tracing::error!(error = %e, "auth cache");
+            return;
+        }
+    };
+    let http = start_http(&core, &spec, &auth, http_listener);
     start_connectors(&core, &spec);
     let sessions = Rc::new(Cell::new(0usize));
     let accept = glommio::spawn_local(accept_loop(
@@ -315,6 +356,7 @@ async fn run_shard(spec: ShardSpec, ready: mpsc::Sender<Result<SocketAddr, Strin
     core.borrow_mut().stopping = true;
     core.borrow().wake_everyone();
     let _ = accept.cancel().await;
+    http.stop().await;
     let mut waited_ms = 0;
     while sessions.get() > 0 && waited_ms < SHUTDOWN_GRACE_MS {
         sleep(Duration::from_millis(HOUSEKEEPING_INTERVAL_MS)).await;
@@ -325,6 +367,77 @@ async fn run_shard(spec: ShardSpec, ready: mpsc::Sender<Result<SocketAddr, Strin
         tracing::error!(shard = spec.index, error = %e, "closing the WAL failed");
     }
     tracing::info!(shard = spec.index, "shard stopped");
+}
+
+fn listen_both(spec: &ShardSpec) -> Result<(TcpListener, TcpListener), String> {
+    let smpp = TcpListener::bind(spec.listen)
+        .map_err(|e| format!("SMPP listen on {}: {e}", spec.listen))?;
+    let http = TcpListener::bind(spec.http_listen)
+        .map_err(|e| format!("HTTP listen on {}: {e}", spec.http_listen))?;
+    Ok((smpp, http))
+}
+
+/// The HTTP side of a shard: the API server, the callback pump and its completions.
+struct ShardHttp {
+    shutdown: tern_http::Shutdown,
+    server: glommio::Task<()>,
+    pump: glommio::Task<()>,
+    completions: glommio::Task<()>,
+}
+
+impl ShardHttp {
+    async fn stop(self) {
+        self.shutdown.trigger();
+        let _ = self.server.await;
+        // Callbacks not yet acknowledged stay owed in the WAL and go out after a restart.
+        let _ = self.pump.cancel().await;
+        let _ = self.completions.cancel().await;
+    }
+}
+
+fn start_http(
+    core: &CoreRef,
+    spec: &ShardSpec,
+    auth: &Rc<RefCell<AuthCache>>,
+    listener: TcpListener,
+) -> ShardHttp {
+    let config = &spec.snapshot.config;
+    let backend = Rc::new(ShardBackend::new(
+        Rc::clone(core),
+        Rc::clone(auth),
+        spec.node_metrics.clone(),
+        Arc::clone(&spec.binds_up),
+        spec.binds_configured,
+    ));
+    let server_config = Rc::new(crate::http::server_config(&config.http));
+    let shutdown = server_config.shutdown.clone();
+    let server = glommio::spawn_local(tern_http::serve(listener, backend, server_config));
+    let dispatcher = Rc::new(tern_http::Dispatcher::new(crate::http::dispatcher_config(
+        &config.http,
+    )));
+    let in_flight = Rc::new(RefCell::new(InFlight::default()));
+    let pump = glommio::spawn_local(callbacks::run(
+        Rc::clone(core),
+        Rc::clone(&dispatcher),
+        Rc::clone(&in_flight),
+    ));
+    let completions = {
+        let core = Rc::clone(core);
+        glommio::spawn_local(async move {
+            loop {
+                let (token, outcome) = dispatcher.next_completion().await;
+                let acknowledged =
+                    matches!(outcome, tern_http::CallbackOutcome::Acknowledged { .. });
+                callbacks::on_outcome(&core, &in_flight, token, acknowledged);
+            }
+        })
+    };
+    ShardHttp {
+        shutdown,
+        server,
+        pump,
+        completions,
+    }
 }
 
 fn open_core(spec: &ShardSpec) -> Result<Core, String> {
@@ -450,5 +563,6 @@ async fn housekeeping(core: &CoreRef, stop: &AtomicBool) {
         let mut core = core.borrow_mut();
         core.expire_parked();
         core.maintain();
+        core.publish_gauges();
     }
 }

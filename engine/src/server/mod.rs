@@ -263,7 +263,7 @@ impl ClientConn {
 
 /// The route's connectors with those that have a bind up first, so a down upstream is
 /// skipped at once (failover) rather than after retries.
-fn failover_order(
+pub(crate) fn failover_order(
     core: &Core,
     connectors: &[crate::router::ConnectorId],
 ) -> Result<Route, CommandStatus> {

@@ -25,7 +25,7 @@ use crate::config::Snapshot;
 use crate::connector::TokenBucket;
 use crate::dlr_index::{DlrIndex, Key, LookupOrPark};
 use crate::lifecycle::{Action, ClientReceipt, DlrKey, Event, Lifecycle, LifecycleConfig};
-use crate::message::{ConnectorId, MessageId, MessageRecord, PartRef, Record, kind};
+use crate::message::{ConnectorId, MessageId, MessageRecord, PartRef, Record, SessionKind, kind};
 
 /// Milliseconds since the Unix epoch, the clock of records and the DLR index.
 pub fn unix_now_ms() -> u64 {
@@ -123,6 +123,10 @@ pub struct Core {
     pub stopping: bool,
     /// Upstream binds up on every shard of the node, for readiness checks.
     binds_up_total: Arc<AtomicUsize>,
+    /// HTTP messages' status, idempotency keys and callbacks owed.
+    pub http: crate::http::HttpState,
+    /// This shard's counters and gauges, read by `/metrics` from any shard.
+    pub metrics: Arc<crate::metrics::ShardMetrics>,
 }
 
 impl Core {
@@ -177,6 +181,11 @@ impl Core {
             scratch: Vec::new(),
             stopping: false,
             binds_up_total: Arc::default(),
+            http: crate::http::HttpState::new(&config.http),
+            metrics: Arc::new(crate::metrics::ShardMetrics::new(
+                config.users.len(),
+                config.connectors.len(),
+            )),
             snapshot,
         };
         core.recover(recovery)?;
@@ -221,13 +230,17 @@ impl Core {
                 tracing::error!(?id, "recovered message without its Accepted record");
                 continue;
             };
+            if record.session == SessionKind::Http {
+                let lsn = lifecycle.record_lsn();
+                crate::http::recovered(&mut self.http, &record, lifecycle.part_count(), lsn);
+            }
             self.messages.insert(id, Entry { lifecycle, record });
             let mut out = std::mem::take(&mut self.actions);
             out.clear();
             if let Some(entry) = self.messages.get_mut(&id) {
                 entry.lifecycle.resume(now_ms, &mut out);
             }
-            self.run_actions(Some(id), out, now_ms);
+            self.run_actions(Some(id), out, now_ms, true);
         }
         tracing::info!(
             shard = self.shard,
@@ -253,6 +266,18 @@ impl Core {
 
     /// Logs `record` as Accepted; the caller answers the client once the LSN is durable.
     pub fn accept(&mut self, record: MessageRecord<'static>) -> Result<Lsn, AcceptError> {
+        let user = record.user.0;
+        self.metrics.user(user).submitted.inc();
+        let accepted = self.accept_counted(record);
+        match &accepted {
+            Ok(_) => self.metrics.user(user).accepted.inc(),
+            Err(AcceptError::Throttled) => self.metrics.user(user).throttled.inc(),
+            Err(_) => self.metrics.user(user).rejected.inc(),
+        }
+        accepted
+    }
+
+    fn accept_counted(&mut self, record: MessageRecord<'static>) -> Result<Lsn, AcceptError> {
         let now = std::time::Instant::now();
         let bucket = self.user_buckets.get_mut(record.user.0 as usize);
         if !bucket.is_some_and(|b| b.take(now)) {
@@ -274,6 +299,9 @@ impl Core {
         let wal = self.wal.as_mut().ok_or(WalError::Closed)?;
         let lsn = wal.append(kind::ACCEPTED, &self.scratch)?;
         let lifecycle = Lifecycle::new(&record, lsn);
+        if record.session == SessionKind::Http {
+            self.http.book.accepted(&record, lifecycle.part_count());
+        }
         self.messages.insert(record.id, Entry { lifecycle, record });
         Ok(lsn)
     }
@@ -304,21 +332,96 @@ impl Core {
             self.actions = out;
             return;
         };
+        let was_final = entry.lifecycle.is_final();
         let handled = entry
             .lifecycle
             .handle(&self.lifecycle_config, now_ms, event, &mut out);
         if let crate::lifecycle::Handled::Ignored(why) = handled {
             tracing::debug!(?id, ?event, ?why, "event ignored");
+        } else {
+            self.note_event(id, &event, now_ms);
         }
-        self.run_actions(Some(id), out, now_ms);
+        self.run_actions(Some(id), out, now_ms, was_final);
     }
 
-    fn run_actions(&mut self, id: Option<MessageId>, mut out: Vec<Action>, now_ms: u64) {
+    /// Counts an applied event and keeps the HTTP status book in step.
+    fn note_event(&mut self, id: MessageId, event: &Event, now_ms: u64) {
+        let Some(entry) = self.messages.get(&id) else {
+            return;
+        };
+        let accepted_at_ms = entry.record.accepted_at_ms;
+        let http = self.http.book.follows(id);
+        match *event {
+            Event::SubmitResult { part, status, id2 } => {
+                let connector = match entry.lifecycle.state() {
+                    crate::lifecycle::State::InFlight { connector, .. } => Some(connector),
+                    _ => entry.record.route.get(0),
+                };
+                if let Some(c) = connector {
+                    let m = self.metrics.connector(c.0);
+                    if status == tern_smpp::CommandStatus::ESME_ROK {
+                        m.sent.inc();
+                        m.accept_to_sent_ms
+                            .observe(now_ms.saturating_sub(accepted_at_ms));
+                    } else {
+                        m.refused.inc();
+                    }
+                }
+                if http {
+                    let id2 = id2.as_ref().map_or(&[][..], |i| i.as_bytes());
+                    self.http.book.submit_result(id, part, status, id2);
+                    if status == tern_smpp::CommandStatus::ESME_ROK {
+                        self.http.push_smsc_ack(id, part);
+                    }
+                }
+            }
+            Event::Receipt {
+                part, state, error, ..
+            } if http => self.http.book.receipt(id, part, state, error),
+            _ => {}
+        }
+    }
+
+    /// After a message's actions ran: the status book and the final counters follow its
+    /// state; `released` when the shard let go of it.
+    fn note_state(&mut self, id: MessageId, was_final: bool, now_ms: u64) {
+        let Some(entry) = self.messages.get(&id) else {
+            return;
+        };
+        let state = entry.lifecycle.state();
+        if let crate::lifecycle::State::Final(f) = state
+            && !was_final
+        {
+            let m = self.metrics.user(entry.record.user.0);
+            m.final_state(f).inc();
+            m.accept_to_final_ms
+                .observe(now_ms.saturating_sub(entry.record.accepted_at_ms));
+        }
+        if self.http.book.follows(id) {
+            self.http.book.state(id, state, now_ms);
+            if entry.lifecycle.is_released() {
+                self.http.book.released(id);
+            }
+        }
+    }
+
+    /// Runs `out` for message `id`; `was_final` says whether it was final before the event
+    /// (so a final state is counted once).
+    fn run_actions(
+        &mut self,
+        id: Option<MessageId>,
+        mut out: Vec<Action>,
+        now_ms: u64,
+        was_final: bool,
+    ) {
         let mut i = 0;
         // Logging a record can produce more actions; they are appended and run in turn.
         while let Some(action) = out.get(i).copied() {
             i += 1;
             self.run_action(id, action, &mut out, now_ms);
+        }
+        if let Some(id) = id {
+            self.note_state(id, was_final, now_ms);
         }
         if let Some(id) = id
             && self
@@ -483,6 +586,17 @@ impl Core {
     }
 
     fn push_outbox(&mut self, receipt: ClientReceipt) {
+        let http = self
+            .messages
+            .get(&receipt.id)
+            .is_some_and(|e| e.record.session == SessionKind::Http);
+        if http {
+            if !self.http.push_receipt(receipt) {
+                // It stays owed in the WAL and comes back at restart.
+                tracing::warn!(user = receipt.user.0, "callback queue full");
+            }
+            return;
+        }
         let user = receipt.user.0 as usize;
         let max = self.receipts_pending_max.get(user).copied().unwrap_or(0);
         if let Some(queue) = self.outbox.get_mut(user) {
@@ -621,6 +735,22 @@ impl Core {
             tracing::warn!(error = %e, "flush_done failed");
         }
         wal.maintain();
+    }
+
+    /// Publishes this shard's gauges (queue depths, binds, receipts pending) for `/metrics`.
+    pub fn publish_gauges(&self) {
+        for (i, q) in self.connectors.iter().enumerate() {
+            let m = self.metrics.connector(u16::try_from(i).unwrap_or(u16::MAX));
+            m.queue_depth.set((q.waiting.len() + q.ready.len()) as u64);
+            m.binds_up.set(u64::from(q.binds_up));
+        }
+        for (i, queue) in self.outbox.iter().enumerate() {
+            let m = self.metrics.user(u32::try_from(i).unwrap_or(u32::MAX));
+            m.receipts_pending.set(queue.len() as u64);
+        }
+        let callbacks = self.http.receipts_queued() as u64;
+        self.metrics.callbacks_queued.set(callbacks);
+        self.metrics.messages_held.set(self.messages.len() as u64);
     }
 
     /// The connector id records use for configuration position `index`.

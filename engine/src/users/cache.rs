@@ -68,6 +68,22 @@ impl AuthCache {
         true
     }
 
+    /// Whether this login is remembered and fresh (no Argon2: the caller verifies a miss,
+    /// off the shard thread, then calls [`AuthCache::remember_login`]).
+    pub fn is_remembered(&self, user: &User, password: &[u8], now_ms: u64) -> bool {
+        self.digest(user, password)
+            .and_then(|d| self.expires_ms.get(&d).copied())
+            .is_some_and(|expires_ms| now_ms < expires_ms)
+    }
+
+    /// Remembers a login the caller verified itself.
+    pub fn remember_login(&mut self, user: &User, password: &[u8], now_ms: u64) {
+        self.argon2_runs += 1;
+        if let Some(digest) = self.digest(user, password) {
+            self.remember(digest, now_ms.saturating_add(self.ttl_ms), now_ms);
+        }
+    }
+
     /// How many times this cache fell back to Argon2 (a statistic: misses and failures).
     pub fn argon2_runs(&self) -> u64 {
         self.argon2_runs

@@ -91,10 +91,7 @@ impl User {
 
     /// Checks `password` with Argon2 (constant-time in the crate); no cache.
     pub fn verify_password(&self, password: &[u8]) -> bool {
-        let Ok(hash) = PasswordHash::new(&self.password_phc) else {
-            return false;
-        };
-        Argon2::default().verify_password(password, &hash).is_ok()
+        verify_phc(&self.password_phc, password)
     }
 }
 
@@ -160,6 +157,9 @@ pub enum AuthError {
 pub struct Users {
     list: Vec<User>,
     by_name: HashMap<String, UserId>,
+    /// BLAKE2b digests of the HTTP bearer tokens: the tokens themselves are not kept,
+    /// and a lookup by digest leaks nothing an attacker can steer.
+    by_token: HashMap<[u8; 32], UserId>,
 }
 
 impl Users {
@@ -170,6 +170,9 @@ impl Users {
             let id = UserId(u32::try_from(users.list.len()).map_err(|_| UsersError::TooMany)?);
             let password_phc = stored_hash(user)?;
             users.by_name.insert(user.name.clone(), id);
+            for token in &user.tokens {
+                users.by_token.insert(token_digest(token.expose()), id);
+            }
             users.list.push(User {
                 name: user.name.clone(),
                 password_phc,
@@ -187,6 +190,11 @@ impl Users {
     /// The user called `name` (an SMPP system_id).
     pub fn lookup(&self, name: &str) -> Option<UserId> {
         self.by_name.get(name).copied()
+    }
+
+    /// The user a bearer token belongs to.
+    pub fn by_token(&self, token: &str) -> Option<UserId> {
+        self.by_token.get(&token_digest(token)).copied()
     }
 
     /// The user with id `id`, if it belongs to this snapshot.
@@ -228,6 +236,20 @@ impl Users {
         }
         Ok(id)
     }
+}
+
+fn token_digest(token: &str) -> [u8; 32] {
+    use blake2::Digest;
+    blake2::Blake2b::<blake2::digest::consts::U32>::digest(token.as_bytes()).into()
+}
+
+/// Checks `password` against a PHC string with Argon2: the part of a login that may run on
+/// a blocking thread, away from the shard.
+pub fn verify_phc(phc: &str, password: &[u8]) -> bool {
+    let Ok(hash) = PasswordHash::new(phc) else {
+        return false;
+    };
+    Argon2::default().verify_password(password, &hash).is_ok()
 }
 
 /// What a client presents when it binds.

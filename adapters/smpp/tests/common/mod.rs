@@ -875,23 +875,5 @@ pub fn samples() -> Vec<PduOwned> {
         .collect()
 }
 
-/// Finds an external tool for an interop test. When it is missing the test is skipped with
-/// a note, unless `TERN_INTEROP=require` (set in CI), where it fails.
-pub fn interop_tool(name: &str, found: Option<std::path::PathBuf>) -> Option<std::path::PathBuf> {
-    if found.is_some() {
-        return found;
-    }
-    if std::env::var("TERN_INTEROP").as_deref() == Ok("require") {
-        panic!("{name} not installed (run .ci/setup); TERN_INTEROP=require forbids skipping");
-    }
-    println!("skipped: {name} not installed (run .ci/setup)");
-    None
-}
-
-/// The first executable called `program` on PATH.
-pub fn on_path(program: &str) -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
-}
+#[allow(unused_imports)]
+pub use tern_testkit::{interop_tool, on_path};

@@ -1,0 +1,164 @@
+//! The engine's side of the HTTP API: each shard implements [`tern_http::Backend`] over
+//! its [`Core`], and sends HTTP clients their receipts as callbacks.
+//!
+//! # Design
+//! - An HTTP send becomes the same Accepted record as an SMPP submit (session `Http`,
+//!   the `tern_http::CallbackSpec` bytes and the idempotency key in it), goes through the
+//!   same routing, queues and lifecycle, and is answered 202 only once its record is
+//!   durable — the same promise as the SMPP submit_sm_resp.
+//! - Receipts: the lifecycle's `NotifyClient` for an HTTP message goes to this shard's
+//!   callback queue instead of an SMPP outbox; the callback pump renders it with the
+//!   message's spec and hands it to the `tern_http` dispatcher, and the receiver's
+//!   acknowledgement (2xx, or `ACK/Jasmin`) is the lifecycle's `ClientAcknowledged` — so
+//!   an unacknowledged final receipt stays in the WAL and is sent again after a restart.
+//! - Status: a bounded [`StatusBook`] of HTTP messages (held ones and the last
+//!   `http.status_history_max` finished ones per shard).
+//! - Idempotency: `Idempotency-Key` + a digest of the request, remembered per shard
+//!   (bounded, oldest forgotten first) and rebuilt at start from the records still in the
+//!   WAL, so a retry after a restart is recognised while its messages are live.
+//! - Login: a bearer token is a map lookup; a password not in the login cache is checked
+//!   with Argon2 on glommio's blocking pool, never on the shard thread.
+
+mod backend;
+pub mod callbacks;
+mod idempotency;
+mod status;
+
+use std::collections::VecDeque;
+use std::task::Waker;
+
+pub use backend::ShardBackend;
+pub use idempotency::Idempotency;
+pub use status::StatusBook;
+
+use crate::config::HttpConfig;
+use crate::lifecycle::ClientReceipt;
+use crate::message::MessageId;
+
+/// Per-shard HTTP state owned by the core: status, idempotency, receipts owed as callbacks.
+pub struct HttpState {
+    /// Status of HTTP messages.
+    pub book: StatusBook,
+    /// Idempotency keys seen.
+    pub idempotency: Idempotency,
+    receipts: VecDeque<ClientReceipt>,
+    receipts_max: usize,
+    /// SMSC-level notices (a part's submit answered OK): best effort, not in the WAL.
+    smsc_acks: VecDeque<(MessageId, u8)>,
+    pump: Option<Waker>,
+}
+
+impl HttpState {
+    /// State sized by `[http]`.
+    pub fn new(config: &HttpConfig) -> HttpState {
+        HttpState {
+            book: StatusBook::new(config.status_history_max as usize),
+            idempotency: Idempotency::new(config.idempotency_keys_max as usize),
+            receipts: VecDeque::new(),
+            receipts_max: config.callback_queue_max as usize,
+            smsc_acks: VecDeque::new(),
+            pump: None,
+        }
+    }
+
+    /// Queues a receipt for its callback; false (and the receipt stays owed in the WAL,
+    /// sent again at restart) when the queue is at its bound.
+    pub fn push_receipt(&mut self, receipt: ClientReceipt) -> bool {
+        if self.receipts.len() >= self.receipts_max {
+            return false;
+        }
+        self.receipts.push_back(receipt);
+        self.wake();
+        true
+    }
+
+    /// Notes that a part of an HTTP message was accepted upstream (SMSC-level callbacks).
+    pub fn push_smsc_ack(&mut self, id: MessageId, part: u8) {
+        if self.smsc_acks.len() < self.receipts_max {
+            self.smsc_acks.push_back((id, part));
+            self.wake();
+        }
+    }
+
+    /// The next receipt owed as a callback.
+    pub fn pop_receipt(&mut self) -> Option<ClientReceipt> {
+        self.receipts.pop_front()
+    }
+
+    /// Puts back a receipt the dispatcher could not take, to be offered first next time.
+    pub fn unpop_receipt(&mut self, receipt: ClientReceipt) {
+        self.receipts.push_front(receipt);
+    }
+
+    /// The next SMSC-level notice.
+    pub fn pop_smsc_ack(&mut self) -> Option<(MessageId, u8)> {
+        self.smsc_acks.pop_front()
+    }
+
+    /// Receipts waiting for the pump.
+    pub fn receipts_queued(&self) -> usize {
+        self.receipts.len()
+    }
+
+    /// Registers the callback pump's waker.
+    pub fn register_pump(&mut self, waker: &Waker) {
+        if !self.pump.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            self.pump = Some(waker.clone());
+        }
+    }
+
+    fn wake(&self) {
+        if let Some(w) = &self.pump {
+            w.wake_by_ref();
+        }
+    }
+}
+
+/// A live HTTP message found at recovery: its status and idempotency key come back.
+pub fn recovered(
+    state: &mut HttpState,
+    record: &crate::message::MessageRecord<'_>,
+    parts: u8,
+    lsn: Option<tern_wal::Lsn>,
+) {
+    state.book.accepted(record, parts);
+    if let Some((digest, key)) = idempotency::split_field(&record.idempotency_key) {
+        let accepted = tern_http::Accepted {
+            id: record.id.to_string(),
+            parts,
+        };
+        let remembered = idempotency::Remembered {
+            digest,
+            accepted: vec![accepted],
+            lsn,
+        };
+        state.idempotency.remember(record.user.0, key, remembered);
+    }
+}
+
+/// The HTTP server's settings from `[http]`.
+pub fn server_config(http: &HttpConfig) -> tern_http::ServerConfig {
+    tern_http::ServerConfig {
+        max_body_octets: http.body_bytes_max as usize,
+        max_batch_messages: http.batch_max as usize,
+        max_connections: http.connections_max as usize,
+        ..tern_http::ServerConfig::default()
+    }
+}
+
+/// The callback dispatcher's settings from `[http]`.
+pub fn dispatcher_config(http: &HttpConfig) -> tern_http::DispatcherConfig {
+    tern_http::DispatcherConfig {
+        queue_capacity: http.callback_queue_max as usize,
+        max_in_flight_per_host: http.callback_per_host_max as usize,
+        request_timeout_ms: u64::from(http.callback_timeout_ms),
+        backoff_min_ms: u64::from(http.callback_backoff_min_ms),
+        backoff_max_ms: u64::from(http.callback_backoff_max_ms),
+        give_up_after_s: u64::from(http.callback_retry_for_s),
+        signing_key: http
+            .callback_signing_key
+            .as_ref()
+            .map(|k| k.expose().as_bytes().to_vec()),
+        ..tern_http::DispatcherConfig::default()
+    }
+}

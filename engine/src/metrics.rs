@@ -1,0 +1,442 @@
+//! Counters, gauges and latency histograms of each shard, and their Prometheus text form.
+//!
+//! Each shard owns one [`ShardMetrics`] and is its only writer (relaxed atomic adds on its
+//! own cache lines, no lock, no allocation per message); `/metrics`, served by whichever
+//! shard the scrape lands on, reads every shard's and adds them up. Sizes are fixed at
+//! start from the configuration (users × connectors), so memory is bounded.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::message::FinalState;
+
+/// A monotonic counter written by one shard.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds one.
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The value now.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A value set by its shard (a depth, a count of binds).
+#[derive(Debug, Default)]
+pub struct Gauge(AtomicU64);
+
+impl Gauge {
+    /// Sets the value.
+    pub fn set(&self, value: u64) {
+        self.0.store(value, Ordering::Relaxed);
+    }
+
+    /// The value now.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Upper bounds (ms) of the latency histograms' buckets; the last bucket is +Inf.
+pub const LATENCY_BUCKETS_MS: [u64; 16] = [
+    1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000,
+];
+
+/// A fixed-bucket latency histogram in milliseconds.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; LATENCY_BUCKETS_MS.len() + 1],
+    sum_ms: AtomicU64,
+}
+
+impl Histogram {
+    /// Records one observation.
+    pub fn observe(&self, ms: u64) {
+        let i = LATENCY_BUCKETS_MS
+            .iter()
+            .position(|&b| ms <= b)
+            .unwrap_or(LATENCY_BUCKETS_MS.len());
+        if let Some(bucket) = self.buckets.get(i) {
+            bucket.fetch_add(1, Ordering::Relaxed);
+        }
+        self.sum_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+}
+
+/// Counters of one user on one shard.
+#[derive(Debug, Default)]
+pub struct UserMetrics {
+    /// Messages submitted (SMPP or HTTP), accepted or not.
+    pub submitted: Counter,
+    /// Accepted into the WAL.
+    pub accepted: Counter,
+    /// Refused: over the user's throughput limit.
+    pub throttled: Counter,
+    /// Refused: queue or WAL full, or another engine error.
+    pub rejected: Counter,
+    /// Final: delivered.
+    pub delivered: Counter,
+    /// Final: undeliverable, unknown, or refused upstream.
+    pub failed: Counter,
+    /// Final: expired.
+    pub expired: Counter,
+    /// Final: rejected by the network.
+    pub rejected_by_network: Counter,
+    /// Final: deleted or cancelled.
+    pub deleted: Counter,
+    /// Receipts waiting for the user's binds or callbacks (set by the shard).
+    pub receipts_pending: Gauge,
+    /// Acceptance to final state.
+    pub accept_to_final_ms: Histogram,
+}
+
+impl UserMetrics {
+    /// The counter of final state `f`.
+    pub fn final_state(&self, f: FinalState) -> &Counter {
+        match f {
+            FinalState::Delivered => &self.delivered,
+            FinalState::Undeliverable | FinalState::Unknown | FinalState::Failed { .. } => {
+                &self.failed
+            }
+            FinalState::Expired => &self.expired,
+            FinalState::Rejected => &self.rejected_by_network,
+            FinalState::Deleted => &self.deleted,
+        }
+    }
+}
+
+/// Counters of one connector on one shard.
+#[derive(Debug, Default)]
+pub struct ConnectorMetrics {
+    /// Parts accepted upstream (submit_sm_resp OK).
+    pub sent: Counter,
+    /// Parts refused upstream (any other status).
+    pub refused: Counter,
+    /// Messages waiting in the queue (set by the shard).
+    pub queue_depth: Gauge,
+    /// Binds up (set by the shard).
+    pub binds_up: Gauge,
+    /// Acceptance to the upstream's OK.
+    pub accept_to_sent_ms: Histogram,
+}
+
+/// One shard's metrics.
+#[derive(Debug)]
+pub struct ShardMetrics {
+    users: Box<[UserMetrics]>,
+    connectors: Box<[ConnectorMetrics]>,
+    /// Callbacks queued for HTTP clients.
+    pub callbacks_queued: Gauge,
+    /// Callbacks acknowledged by their receiver.
+    pub callbacks_acknowledged: Counter,
+    /// Callbacks given up after their retry time.
+    pub callbacks_given_up: Counter,
+    /// Messages the shard holds.
+    pub messages_held: Gauge,
+    fallback_user: UserMetrics,
+    fallback_connector: ConnectorMetrics,
+}
+
+impl ShardMetrics {
+    /// Metrics for `users` users and `connectors` connectors.
+    pub fn new(users: usize, connectors: usize) -> ShardMetrics {
+        ShardMetrics {
+            users: (0..users).map(|_| UserMetrics::default()).collect(),
+            connectors: (0..connectors)
+                .map(|_| ConnectorMetrics::default())
+                .collect(),
+            callbacks_queued: Gauge::default(),
+            callbacks_acknowledged: Counter::default(),
+            callbacks_given_up: Counter::default(),
+            messages_held: Gauge::default(),
+            fallback_user: UserMetrics::default(),
+            fallback_connector: ConnectorMetrics::default(),
+        }
+    }
+
+    /// User `index`'s metrics (a sink for an index beyond the configuration).
+    pub fn user(&self, index: u32) -> &UserMetrics {
+        self.users
+            .get(index as usize)
+            .unwrap_or(&self.fallback_user)
+    }
+
+    /// Connector `index`'s metrics.
+    pub fn connector(&self, index: u16) -> &ConnectorMetrics {
+        self.connectors
+            .get(usize::from(index))
+            .unwrap_or(&self.fallback_connector)
+    }
+}
+
+/// Every shard's metrics, for rendering.
+#[derive(Debug, Clone, Default)]
+pub struct NodeMetrics {
+    /// One per shard.
+    pub shards: Vec<Arc<ShardMetrics>>,
+}
+
+impl NodeMetrics {
+    /// Appends the Prometheus text format of every family, summed over shards, labelled
+    /// with the configured names.
+    pub fn render(&self, users: &[&str], connectors: &[&str], out: &mut String) {
+        for (name, help, counter) in USER_COUNTERS {
+            let get = |s: &ShardMetrics, i: usize| counter(s.user(i as u32)).get();
+            let name = format!("tern_user_messages_{name}_total");
+            let family = Family::new(&name, help, "counter", "user");
+            self.family(out, &family, users, &get);
+        }
+        let pending = |s: &ShardMetrics, i: usize| s.user(i as u32).receipts_pending.get();
+        let family = Family::new(
+            "tern_user_receipts_pending",
+            "Receipts waiting for the user",
+            "gauge",
+            "user",
+        );
+        self.family(out, &family, users, &pending);
+        for (name, help, kind, value) in CONNECTOR_VALUES {
+            let get = |s: &ShardMetrics, i: usize| value(s.connector(i as u16));
+            let name = format!("tern_connector_{name}");
+            let family = Family::new(&name, help, kind, "connector");
+            self.family(out, &family, connectors, &get);
+        }
+        let family = Family::new(
+            "tern_user_accept_to_final_ms",
+            "Acceptance to final state",
+            "histogram",
+            "user",
+        );
+        self.histograms(out, &family, users, |s, i| {
+            &s.user(i as u32).accept_to_final_ms
+        });
+        let family = Family::new(
+            "tern_connector_accept_to_sent_ms",
+            "Acceptance to the upstream's OK",
+            "histogram",
+            "connector",
+        );
+        self.histograms(out, &family, connectors, |s, i| {
+            &s.connector(i as u16).accept_to_sent_ms
+        });
+        for (name, help, kind, value) in NODE_VALUES {
+            let total: u64 = self.shards.iter().map(|s| value(s)).sum();
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {total}"
+            );
+        }
+    }
+
+    fn family(
+        &self,
+        out: &mut String,
+        family: &Family<'_>,
+        names: &[&str],
+        get: &dyn Fn(&ShardMetrics, usize) -> u64,
+    ) {
+        let Family {
+            name,
+            help,
+            kind,
+            label,
+        } = *family;
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (i, n) in names.iter().enumerate() {
+            let total: u64 = self.shards.iter().map(|s| get(s, i)).sum();
+            let _ = writeln!(out, "{name}{{{label}=\"{}\"}} {total}", escape(n));
+        }
+    }
+
+    fn histograms(
+        &self,
+        out: &mut String,
+        family: &Family<'_>,
+        names: &[&str],
+        get: impl Fn(&ShardMetrics, usize) -> &Histogram,
+    ) {
+        let Family {
+            name, help, label, ..
+        } = *family;
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (i, n) in names.iter().enumerate() {
+            let n = escape(n);
+            let mut cumulative = 0u64;
+            for (b, le) in LATENCY_BUCKETS_MS
+                .iter()
+                .map(|b| b.to_string())
+                .chain(["+Inf".to_string()])
+                .enumerate()
+            {
+                cumulative += self
+                    .shards
+                    .iter()
+                    .map(|s| {
+                        get(s, i)
+                            .buckets
+                            .get(b)
+                            .map_or(0, |c| c.load(Ordering::Relaxed))
+                    })
+                    .sum::<u64>();
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{{{label}=\"{n}\",le=\"{le}\"}} {cumulative}"
+                );
+            }
+            let sum: u64 = self
+                .shards
+                .iter()
+                .map(|s| get(s, i).sum_ms.load(Ordering::Relaxed))
+                .sum();
+            let _ = writeln!(
+                out,
+                "{name}_sum{{{label}=\"{n}\"}} {sum}\n{name}_count{{{label}=\"{n}\"}} {cumulative}"
+            );
+        }
+    }
+}
+
+/// A metric family's name, help, type and label name.
+#[derive(Clone, Copy)]
+struct Family<'a> {
+    name: &'a str,
+    help: &'a str,
+    kind: &'a str,
+    label: &'a str,
+}
+
+impl<'a> Family<'a> {
+    fn new(name: &'a str, help: &'a str, kind: &'a str, label: &'a str) -> Self {
+        Family {
+            name,
+            help,
+            kind,
+            label,
+        }
+    }
+}
+
+/// A counter of a user's metrics.
+type UserCounter = fn(&UserMetrics) -> &Counter;
+
+/// The per-user counters: name suffix, help, accessor.
+const USER_COUNTERS: [(&str, &str, UserCounter); 9] = [
+    ("submitted", "Messages submitted, accepted or not", |m| {
+        &m.submitted
+    }),
+    ("accepted", "Messages accepted into the WAL", |m| {
+        &m.accepted
+    }),
+    (
+        "throttled",
+        "Messages refused over the user's throughput limit",
+        |m| &m.throttled,
+    ),
+    (
+        "rejected",
+        "Messages refused by the gateway (queue or WAL full)",
+        |m| &m.rejected,
+    ),
+    ("delivered", "Messages delivered", |m| &m.delivered),
+    (
+        "failed",
+        "Messages failed (undeliverable, unknown, refused upstream)",
+        |m| &m.failed,
+    ),
+    ("expired", "Messages expired", |m| &m.expired),
+    (
+        "rejected_by_network",
+        "Messages rejected by the network",
+        |m| &m.rejected_by_network,
+    ),
+    ("deleted", "Messages deleted or cancelled", |m| &m.deleted),
+];
+
+/// A value of a connector's metrics.
+type ConnectorValue = fn(&ConnectorMetrics) -> u64;
+
+/// The per-connector counters and gauges: name suffix, help, type, accessor.
+const CONNECTOR_VALUES: [(&str, &str, &str, ConnectorValue); 4] = [
+    ("sent_total", "Parts accepted upstream", "counter", |m| {
+        m.sent.get()
+    }),
+    ("refused_total", "Parts refused upstream", "counter", |m| {
+        m.refused.get()
+    }),
+    (
+        "queue_depth",
+        "Messages waiting for the connector",
+        "gauge",
+        |m| m.queue_depth.get(),
+    ),
+    ("binds_up", "Binds up", "gauge", |m| m.binds_up.get()),
+];
+
+/// A node-wide value of a shard's metrics.
+type NodeValue = fn(&ShardMetrics) -> u64;
+
+/// The node-wide values: name, help, type, accessor.
+const NODE_VALUES: [(&str, &str, &str, NodeValue); 4] = [
+    (
+        "tern_callbacks_queued",
+        "Callbacks waiting to be sent",
+        "gauge",
+        |s| s.callbacks_queued.get(),
+    ),
+    (
+        "tern_callbacks_acknowledged_total",
+        "Callbacks acknowledged",
+        "counter",
+        |s| s.callbacks_acknowledged.get(),
+    ),
+    (
+        "tern_callbacks_given_up_total",
+        "Callbacks given up after their retry time",
+        "counter",
+        |s| s.callbacks_given_up.get(),
+    ),
+    (
+        "tern_messages_held",
+        "Messages held by the shards",
+        "gauge",
+        |s| s.messages_held.get(),
+    ),
+];
+
+/// Escapes a label value (backslash, quote, newline).
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_of_every_shard_are_summed_under_the_configured_names() {
+        let a = Arc::new(ShardMetrics::new(1, 1));
+        let b = Arc::new(ShardMetrics::new(1, 1));
+        a.user(0).accepted.inc();
+        b.user(0).accepted.inc();
+        b.connector(0).accept_to_sent_ms.observe(7);
+        let node = NodeMetrics { shards: vec![a, b] };
+        let mut out = String::new();
+        node.render(&["demo"], &["sim\"1"], &mut out);
+        assert!(out.contains("tern_user_messages_accepted_total{user=\"demo\"} 2\n"));
+        assert!(out.contains(
+            "tern_connector_accept_to_sent_ms_bucket{connector=\"sim\\\"1\",le=\"5\"} 0\n"
+        ));
+        assert!(out.contains(
+            "tern_connector_accept_to_sent_ms_bucket{connector=\"sim\\\"1\",le=\"10\"} 1\n"
+        ));
+        assert!(out.contains("tern_connector_accept_to_sent_ms_count{connector=\"sim\\\"1\"} 1\n"));
+    }
+}
