@@ -27,7 +27,7 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     }
     let data_dir = loaded.config.node.data_dir.clone();
     let gateway = Gateway::start(loaded.config).map_err(|e| e.to_string())?;
-    banner(demo, gateway.smpp_addr, &data_dir);
+    banner(demo, gateway.smpp_addr, gateway.http_addr, &data_dir);
     while !stop.load(Ordering::Acquire) {
         std::thread::sleep(Duration::from_millis(SIGNAL_POLL_MS));
     }
@@ -37,9 +37,14 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn banner(demo: bool, smpp: std::net::SocketAddr, data_dir: &std::path::Path) {
+fn banner(
+    demo: bool,
+    smpp: std::net::SocketAddr,
+    http: std::net::SocketAddr,
+    data_dir: &std::path::Path,
+) {
     tracing::info!(
-        "tern gateway up: SMPP on {smpp}, data in {}",
+        "tern gateway up: SMPP on {smpp}, HTTP on http://{http}, data in {}",
         data_dir.display()
     );
     if demo {
@@ -47,6 +52,11 @@ fn banner(demo: bool, smpp: std::net::SocketAddr, data_dir: &std::path::Path) {
             "demo mode: user demo/demo, every message routed to an embedded SMSC simulator \
              that sends receipts. Try: tern bench smpp --target {smpp} --system-id demo \
              --password demo --count 1000 --registered-delivery 1"
+        );
+        tracing::info!(
+            "or over HTTP: curl -u demo:demo -H 'Content-Type: application/json' \
+             -d '{{\"to\":\"447700900123\",\"from\":\"Tern\",\"text\":\"Hello\"}}' \
+             http://{http}/v1/messages  then  curl -u demo:demo http://{http}/v1/messages/ID"
         );
     }
 }
