@@ -6,6 +6,7 @@ pub mod delivery;
 pub mod dlr_index;
 pub mod gateway;
 pub mod lifecycle;
+pub mod mesh;
 pub mod message;
 pub mod router;
 pub mod server;

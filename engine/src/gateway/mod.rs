@@ -65,6 +65,7 @@ use tern_wal::{Wal, WalConfig};
 use crate::config::{Config, ConfigHandle, Snapshot};
 use crate::connector::run_bind;
 use crate::dlr_index::{DlrIndex, DlrIndexConfig};
+use crate::mesh::{NodeView, pump};
 use crate::server::ClientConn;
 use crate::shard::{Core, CoreRef};
 use crate::users::AuthCache;
@@ -113,6 +114,7 @@ pub struct GatewayHandle {
     stop: Arc<AtomicBool>,
     binds_up: Arc<AtomicUsize>,
     binds_configured: usize,
+    sessions_accepted: Arc<Vec<AtomicUsize>>,
     threads: Vec<thread::JoinHandle<()>>,
     simulators: Vec<tern_bench::sim::SimHandle>,
 }
@@ -128,17 +130,7 @@ impl Gateway {
         mut config: Config,
         options: StartOptions,
     ) -> Result<GatewayHandle, GatewayError> {
-        let asked = config.node.shard_count();
-        if asked != 1 {
-            // Cross-shard ownership needs the mesh, which is not built yet: one shard
-            // serves the node rather than shards that cannot reach each other's binds.
-            tracing::warn!(
-                asked,
-                "running one shard: the cross-shard mesh is not built yet"
-            );
-            config.node.shards = Some(1);
-        }
-        let shards = 1u32;
+        let shards = config.node.shard_count().max(1);
         let simulators = start_simulators(&mut config)?;
         let handle = ConfigHandle::new(config)?;
         let snapshot = handle.load();
@@ -155,11 +147,23 @@ impl Gateway {
                 .iter()
                 .map(|c| c.binds as usize)
                 .sum(),
+            sessions_accepted: Arc::new((0..shards).map(|_| AtomicUsize::new(0)).collect()),
             threads: Vec::new(),
             simulators,
         };
+        let node = Arc::new(NodeView::new(
+            shards as usize,
+            snapshot.config.connectors.len(),
+            snapshot.config.users.len(),
+        ));
+        let mesh = (shards > 1).then(|| pump::node_mesh(shards as usize));
+        // Every shard starts at once (the mesh is joined by all or none); then each, in
+        // turn, listens on the address the one before got (port 0 becomes a real port,
+        // which the others share through SO_REUSEPORT).
+        let mut starts = Vec::new();
         for shard in 0..shards as usize {
             let (ready_tx, ready_rx) = mpsc::channel();
+            let (listen_tx, listen_rx) = mpsc::channel();
             let placement = if pin {
                 Placement::Fixed(shard)
             } else {
@@ -168,14 +172,16 @@ impl Gateway {
             let spec = ShardSpec {
                 index: shard,
                 shards: shards as usize,
-                listen: gateway.smpp_addr,
                 snapshot: Arc::clone(&snapshot),
                 stop: Arc::clone(&stop),
                 binds_up: Arc::clone(&gateway.binds_up),
+                node: Arc::clone(&node),
+                mesh: mesh.clone(),
+                sessions_accepted: Arc::clone(&gateway.sessions_accepted),
             };
             let executor = LocalExecutorBuilder::new(placement)
                 .name(&format!("tern-shard-{shard}"))
-                .spawn(move || async move { run_shard(spec, ready_tx).await })
+                .spawn(move || async move { run_shard(spec, listen_rx, ready_tx).await })
                 .map_err(|e| GatewayError::Shard {
                     shard,
                     reason: e.to_string(),
@@ -183,6 +189,10 @@ impl Gateway {
             gateway.threads.push(thread::spawn(move || {
                 let _ = executor.join();
             }));
+            starts.push((listen_tx, ready_rx));
+        }
+        for (shard, (listen_tx, ready_rx)) in starts.into_iter().enumerate() {
+            let _ = listen_tx.send(gateway.smpp_addr);
             match ready_rx.recv() {
                 Ok(Ok(addr)) => gateway.smpp_addr = addr,
                 Ok(Err(reason)) => return Err(GatewayError::Shard { shard, reason }),
@@ -202,6 +212,15 @@ impl GatewayHandle {
     /// Counters of the embedded simulators, in connector order.
     pub fn simulator_stats(&self) -> Vec<tern_bench::sim::SimStats> {
         self.simulators.iter().map(|s| s.stats()).collect()
+    }
+
+    /// Client connections each shard has accepted since the start, in shard order (the
+    /// kernel spreads them over the shards' SO_REUSEPORT listeners).
+    pub fn sessions_accepted(&self) -> Vec<usize> {
+        self.sessions_accepted
+            .iter()
+            .map(|n| n.load(Ordering::Acquire))
+            .collect()
     }
 
     /// Upstream binds up now, over all connectors and shards.
@@ -276,13 +295,31 @@ fn start_simulators(config: &mut Config) -> Result<Vec<tern_bench::sim::SimHandl
 struct ShardSpec {
     index: usize,
     shards: usize,
-    listen: SocketAddr,
     snapshot: Arc<Snapshot>,
     stop: Arc<AtomicBool>,
     binds_up: Arc<AtomicUsize>,
+    node: Arc<NodeView>,
+    mesh: Option<pump::NodeMesh>,
+    sessions_accepted: Arc<Vec<AtomicUsize>>,
 }
 
-async fn run_shard(spec: ShardSpec, ready: mpsc::Sender<Result<SocketAddr, String>>) {
+async fn run_shard(
+    spec: ShardSpec,
+    listen: mpsc::Receiver<SocketAddr>,
+    ready: mpsc::Sender<Result<SocketAddr, String>>,
+) {
+    // Joined first, by every shard, so that a shard that fails below leaves the others
+    // a mesh they can still stop through rather than a join that never ends.
+    let ends = match spec.mesh.clone() {
+        Some(mesh) => match pump::join(mesh).await {
+            Some(ends) => Some(ends),
+            None => {
+                let _ = ready.send(Err("joining the mesh failed".into()));
+                return;
+            }
+        },
+        None => None,
+    };
     let core = match open_core(&spec) {
         Ok(mut core) => {
             core.share_bind_count(Arc::clone(&spec.binds_up));
@@ -293,14 +330,21 @@ async fn run_shard(spec: ShardSpec, ready: mpsc::Sender<Result<SocketAddr, Strin
             return;
         }
     };
-    let listener = match TcpListener::bind(spec.listen).and_then(|l| l.local_addr().map(|a| (l, a)))
-    {
+    if let Some(ends) = ends {
+        pump::spawn(&core, ends);
+    }
+    // Start-up only: the address comes once the shard before listens (or never, when
+    // the start failed and the gateway drops its sender).
+    let Ok(listen) = listen.recv() else {
+        return;
+    };
+    let listener = match TcpListener::bind(listen).and_then(|l| l.local_addr().map(|a| (l, a))) {
         Ok((listener, addr)) => {
             let _ = ready.send(Ok(addr));
             listener
         }
         Err(e) => {
-            let _ = ready.send(Err(format!("listen on {}: {e}", spec.listen)));
+            let _ = ready.send(Err(format!("listen on {listen}: {e}")));
             return;
         }
     };
@@ -310,6 +354,8 @@ async fn run_shard(spec: ShardSpec, ready: mpsc::Sender<Result<SocketAddr, Strin
         Rc::clone(&core),
         listener,
         Rc::clone(&sessions),
+        Arc::clone(&spec.sessions_accepted),
+        spec.index,
     ));
     housekeeping(&core, &spec.stop).await;
     core.borrow_mut().stopping = true;
@@ -345,8 +391,15 @@ fn open_core(spec: &ShardSpec) -> Result<Core, String> {
     })
     .map_err(|e| format!("dlr index: {e}"))?;
     let shard = u8::try_from(spec.index).map_err(|_| "shard index above 255".to_string())?;
-    Core::new(shard, Arc::clone(&spec.snapshot), wal, &recovery, dlr)
-        .map_err(|e| format!("recovery: {e}"))
+    Core::new_in_node(
+        shard,
+        Arc::clone(&spec.node),
+        Arc::clone(&spec.snapshot),
+        wal,
+        &recovery,
+        dlr,
+    )
+    .map_err(|e| format!("recovery: {e}"))
 }
 
 /// Spawns the binds of every connector that belong to this shard.
@@ -360,7 +413,7 @@ fn start_connectors(core: &CoreRef, spec: &ShardSpec) {
             }
         };
         for j in 0..connector.binds as usize {
-            if (c + j) % spec.shards != spec.index {
+            if crate::mesh::bind_shard(c, j, spec.shards) != spec.index {
                 continue;
             }
             glommio::spawn_local(run_bind(Rc::clone(core), c, connector.clone(), addr)).detach();
@@ -380,7 +433,13 @@ impl FirstAddr for (&str, u16) {
     }
 }
 
-async fn accept_loop(core: CoreRef, listener: TcpListener, sessions: Rc<Cell<usize>>) {
+async fn accept_loop(
+    core: CoreRef,
+    listener: TcpListener,
+    sessions: Rc<Cell<usize>>,
+    accepted: Arc<Vec<AtomicUsize>>,
+    shard: usize,
+) {
     let snapshot = Arc::clone(&core.borrow().snapshot);
     let config = &snapshot.config;
     let auth = match AuthCache::from_limits(&config.limits) {
@@ -406,6 +465,9 @@ async fn accept_loop(core: CoreRef, listener: TcpListener, sessions: Rc<Cell<usi
             continue;
         }
         sessions.set(sessions.get() + 1);
+        if let Some(n) = accepted.get(shard) {
+            n.fetch_add(1, Ordering::AcqRel);
+        }
         let (core, auth, conn, sessions) = (
             Rc::clone(&core),
             Rc::clone(&auth),
@@ -450,5 +512,6 @@ async fn housekeeping(core: &CoreRef, stop: &AtomicBool) {
         let mut core = core.borrow_mut();
         core.expire_parked();
         core.maintain();
+        core.kick_forwarder();
     }
 }
