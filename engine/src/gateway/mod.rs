@@ -311,7 +311,7 @@ async fn run_shard(
     // Joined first, by every shard, so that a shard that fails below leaves the others
     // a mesh they can still stop through rather than a join that never ends.
     let ends = match spec.mesh.clone() {
-        Some(mesh) => match pump::join(mesh).await {
+        Some(mesh) => match pump::join(mesh, spec.index).await {
             Some(ends) => Some(ends),
             None => {
                 let _ = ready.send(Err("joining the mesh failed".into()));

@@ -94,6 +94,11 @@ pub use crate::delivery::ReceiptOrigin;
 /// A message from one shard to another.
 #[derive(Debug)]
 pub enum MeshMsg {
+    /// The first message on every ring: names the sending shard.
+    Hello {
+        /// Its index.
+        shard: u8,
+    },
     /// Owner → bind shard: submit this part on `connector`.
     Submit {
         /// Connector position in the configuration.

@@ -7,19 +7,23 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use futures_lite::future;
-use glommio::channels::channel_mesh::{Full, MeshBuilder, Receivers, Senders};
+use glommio::channels::channel_mesh::{Full, MeshBuilder, Senders};
+use glommio::channels::shared_channel::ConnectedReceiver;
 use glommio::timer::sleep;
 
-use super::Batch;
+use super::{Batch, MeshMsg};
 use crate::shard::{CoreRef, unix_now_ms};
 
 /// The mesh every shard of a node joins: one `MeshBuilder` cloned into each shard.
 pub type NodeMesh = MeshBuilder<Batch, Full>;
 
-/// The ends of the rings one shard holds.
+/// The ends of the rings one shard holds, by shard index.
 pub struct Ends {
     senders: Senders<Batch>,
-    receivers: Receivers<Batch>,
+    /// The mesh's peer id of each shard (the mesh numbers executors its own way).
+    peer_of_shard: Vec<usize>,
+    /// The ring from each other shard, with that shard's index.
+    streams: Vec<(usize, ConnectedReceiver<Batch>)>,
 }
 
 /// A mesh for `shards` shards with rings of [`super::RING_SLOTS`] batches.
@@ -27,10 +31,36 @@ pub fn node_mesh(shards: usize) -> NodeMesh {
     MeshBuilder::full(shards, super::RING_SLOTS)
 }
 
-/// Joins the mesh (waits for every shard to join); `None` if it failed.
-pub async fn join(mesh: NodeMesh) -> Option<Ends> {
-    let (senders, receivers) = mesh.join().await.ok()?;
-    Some(Ends { senders, receivers })
+/// Joins the mesh as shard `shard` (waits for every shard to join) and learns which
+/// peer is which shard: glommio numbers peers by executor id, which need not follow
+/// shard order, so each shard's first message on every ring is a [`MeshMsg::Hello`]
+/// naming it. `None` if joining failed.
+pub async fn join(mesh: NodeMesh, shard: usize) -> Option<Ends> {
+    let (senders, mut receivers) = mesh.join().await.ok()?;
+    let me = senders.peer_id();
+    let peers = senders.nr_consumers();
+    let hello = u8::try_from(shard).ok()?;
+    for peer in (0..peers).filter(|&p| p != me) {
+        // Rings are empty here: this never waits.
+        let batch = vec![MeshMsg::Hello { shard: hello }];
+        senders.send_to(peer, batch).await.ok()?;
+    }
+    let mut peer_of_shard = vec![usize::MAX; peers];
+    let mut streams = Vec::new();
+    for (peer, stream) in receivers.streams() {
+        let first = stream.recv().await?;
+        let Some(&MeshMsg::Hello { shard: from }) = first.first() else {
+            return None;
+        };
+        let from = usize::from(from);
+        *peer_of_shard.get_mut(from)? = peer;
+        streams.push((from, stream));
+    }
+    Some(Ends {
+        senders,
+        peer_of_shard,
+        streams,
+    })
 }
 
 /// Longest the forwarder sleeps without a kick: other shards' binds and sessions come and
@@ -38,15 +68,18 @@ pub async fn join(mesh: NodeMesh) -> Option<Ends> {
 const FORWARD_IDLE_MS: u64 = 50;
 
 /// Spawns this shard's mesh tasks; they live as long as the shard's executor.
-pub fn spawn(core: &CoreRef, mut ends: Ends) {
+pub fn spawn(core: &CoreRef, ends: Ends) {
     glommio::spawn_local(forwarder(Rc::clone(core))).detach();
     glommio::spawn_local(acker(Rc::clone(core))).detach();
-    let me = ends.senders.peer_id();
     let senders = Rc::new(ends.senders);
-    for peer in (0..senders.nr_consumers()).filter(|&p| p != me) {
-        glommio::spawn_local(sender(Rc::clone(core), Rc::clone(&senders), peer)).detach();
+    for (shard, &peer) in ends.peer_of_shard.iter().enumerate() {
+        if peer == usize::MAX {
+            continue; // this shard itself
+        }
+        let task = sender(Rc::clone(core), Rc::clone(&senders), shard, peer);
+        glommio::spawn_local(task).detach();
     }
-    for (peer, stream) in ends.receivers.streams() {
+    for (shard, stream) in ends.streams {
         let core = Rc::clone(core);
         glommio::spawn_local(async move {
             // One batch at a time under one borrow: the peer's whole slot is applied
@@ -54,7 +87,7 @@ pub fn spawn(core: &CoreRef, mut ends: Ends) {
             while let Some(batch) = stream.recv().await {
                 let mut core = core.borrow_mut();
                 for msg in batch {
-                    core.on_mesh(peer, msg);
+                    core.on_mesh(shard, msg);
                 }
             }
         })
@@ -62,13 +95,14 @@ pub fn spawn(core: &CoreRef, mut ends: Ends) {
     }
 }
 
-/// Drains this shard's queue for `peer` into its ring, a batch per slot; waits while the
-/// ring is full (the queue then holds what producers already admitted).
-async fn sender(core: CoreRef, senders: Rc<Senders<Batch>>, peer: usize) {
+/// Drains this shard's queue for `shard` into its ring (mesh peer `peer`), a batch per
+/// slot; waits while the ring is full (the queue then holds what producers already
+/// admitted).
+async fn sender(core: CoreRef, senders: Rc<Senders<Batch>>, shard: usize, peer: usize) {
     loop {
-        future::poll_fn(|cx| core.borrow_mut().poll_outbound_kick(peer, cx)).await;
+        future::poll_fn(|cx| core.borrow_mut().poll_outbound_kick(shard, cx)).await;
         loop {
-            let batch = core.borrow_mut().take_outbound(peer);
+            let batch = core.borrow_mut().take_outbound(shard);
             if batch.is_empty() {
                 break;
             }

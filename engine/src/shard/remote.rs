@@ -251,6 +251,7 @@ impl Core {
     /// Applies one message from shard `from`.
     pub fn on_mesh(&mut self, from: usize, msg: MeshMsg) {
         match msg {
+            MeshMsg::Hello { .. } => {}
             MeshMsg::Submit { connector, part } => self.take_remote_part(from, connector, part),
             MeshMsg::PartEvent {
                 connector,
