@@ -28,7 +28,7 @@
 //!     that has one (within a credit of twice the client window, at least 64); the
 //!     deliver_sm_resp comes back to the owner (ClientAcknowledged). A session that
 //!     closes hands what it held back to the owners, who redeliver on the next bind.
-//!   Which shard has binds and receivers up is read from per-shard atomic counters: a
+//! - Which shard has binds and receivers up is read from per-shard atomic counters: a
 //!   hint, and a stale one costs a bounce, not a loss.
 //! - Per-shard bounds are as configured: connector queues, receipts_pending_max and the
 //!   park are per shard; a user's `tps_max` is split evenly over the shards (its sessions
