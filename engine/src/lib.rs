@@ -7,6 +7,7 @@ pub mod dlr_index;
 pub mod gateway;
 pub mod http;
 pub mod lifecycle;
+pub mod mesh;
 pub mod message;
 pub mod metrics;
 pub mod router;

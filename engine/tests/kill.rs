@@ -22,9 +22,11 @@ const SUBMITS_PER_RUN: u64 = 3_000;
 
 /// A free port below the ephemeral range: a port from that range can be taken, while
 /// the gateway is down, by an outbound socket or by a client's TCP self-connect, and
-/// then the restarted gateway cannot listen on it.
-fn free_addr() -> SocketAddr {
-    let seed = u64::from(std::process::id()).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
+/// then the restarted gateway cannot listen on it. `salt` keeps the tests of one process
+/// apart: with SO_REUSEPORT, two gateways on one port would share its clients.
+fn free_addr(salt: u64) -> SocketAddr {
+    let seed =
+        (u64::from(std::process::id()) + salt * 5_003).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
     (0..1000u64)
         .map(|i| 20_000 + u16::try_from((seed + i * 7) % 10_000).unwrap_or(0))
         .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
@@ -78,10 +80,15 @@ connectors = ["smsc"]
     path
 }
 
-fn spawn_tern(config: &std::path::Path, data_dir: &std::path::Path, listen: SocketAddr) -> Child {
+fn spawn_tern(
+    config: &std::path::Path,
+    data_dir: &std::path::Path,
+    listen: SocketAddr,
+    shards: u32,
+) -> Child {
     wait_port_closed(listen);
     let child = Command::new(env!("CARGO_BIN_EXE_tern"))
-        .args(["run", "--shards", "1"])
+        .args(["run", "--shards", &shards.to_string()])
         .arg("--config")
         .arg(config)
         .arg("--data-dir")
@@ -116,6 +123,17 @@ fn merge(into: &mut Seen, from: Seen) {
 
 #[test]
 fn every_acknowledged_message_is_delivered_and_reported_across_sigkills() {
+    kill_restart_and_count(1);
+}
+
+/// The same at two shards: the connector's one bind lives on shard 0, so messages of
+/// shard 1 are submitted, and their receipts answered upstream, across the mesh.
+#[test]
+fn every_acknowledged_message_is_delivered_and_reported_across_sigkills_at_two_shards() {
+    kill_restart_and_count(2);
+}
+
+fn kill_restart_and_count(shards: u32) {
     let dir = tempfile::tempdir().expect("temp dir");
     let upstream = tern_bench::sim::spawn(SimConfig {
         stats_interval_s: 0,
@@ -123,12 +141,12 @@ fn every_acknowledged_message_is_delivered_and_reported_across_sigkills() {
         ..SimConfig::default()
     })
     .expect("simulator");
-    let listen = free_addr();
+    let listen = free_addr(u64::from(shards));
     let config_dir = tempfile::tempdir().expect("config dir");
     let config = write_config(config_dir.path(), upstream.addr);
     let mut seen = Seen::default();
     for iteration in 0..KILLS {
-        let mut child = spawn_tern(&config, dir.path(), listen);
+        let mut child = spawn_tern(&config, dir.path(), listen, shards);
         let progress = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&progress);
         let client = std::thread::spawn(move || {
@@ -169,7 +187,7 @@ fn every_acknowledged_message_is_delivered_and_reported_across_sigkills() {
     );
 
     // Last start, no kill: what is owed is sent and reported.
-    let mut child = spawn_tern(&config, dir.path(), listen);
+    let mut child = spawn_tern(&config, dir.path(), listen, shards);
     for _ in 0..10 {
         let missing: HashSet<_> = seen.acked.difference(&seen.receipts).cloned().collect();
         if missing.is_empty() {

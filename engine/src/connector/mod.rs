@@ -27,8 +27,9 @@ use tern_wal::Lsn;
 
 use crate::config::{BindKind, ConnectorConfig, IdFormat};
 use crate::lifecycle::{DlrKey, Event};
+use crate::message::MessageRecord;
 use crate::message::{Id2, PartRef};
-use crate::shard::{Core, CoreRef, ReceiptOutcome};
+use crate::shard::{Core, CoreRef, ParkOutcome, ReceiptOutcome, SubmitJob};
 
 /// Most submits sent in one produce turn, so one bind cannot starve the executor.
 const SUBMITS_PER_TURN_MAX: usize = 256;
@@ -145,11 +146,22 @@ impl UpstreamConn {
             let lsn = match pending.wait {
                 Wait::Park(token) => {
                     let mut core = self.core.borrow_mut();
-                    if !core.take_resolved_park(token) {
-                        i += 1;
-                        continue;
+                    match core.take_park_outcome(token) {
+                        None => {
+                            i += 1;
+                            continue;
+                        }
+                        Some(ParkOutcome::Refused) => {
+                            // The index shard's park was full: the SMSC sends it again.
+                            drop(core);
+                            self.pending.remove(i);
+                            let status = CommandStatus::ESME_RX_T_APPN;
+                            let body = Body::DeliverSmResp(SmResp::default());
+                            let _ = link.respond(pending.sequence_number, status, body, now);
+                            continue;
+                        }
+                        Some(ParkOutcome::Resolved) => core.last_lsn(),
                     }
-                    core.last_lsn()
                 }
                 Wait::Lsn(lsn) => Some(lsn),
             };
@@ -192,11 +204,43 @@ impl UpstreamConn {
         .detach();
     }
 
-    fn submit(&mut self, link: &mut Link<'_>, part: PartRef, now: Instant) -> bool {
-        let core = self.core.borrow();
-        let Some(record) = core.record(part.message) else {
-            return true; // finished meanwhile: nothing to send
-        };
+    /// Sends `job`'s submit_sm; false if the link cannot take it now.
+    fn submit(&mut self, link: &mut Link<'_>, job: &SubmitJob, now: Instant) -> bool {
+        let part = job.part();
+        match job {
+            SubmitJob::Local(_) => {
+                let core = Rc::clone(&self.core);
+                let core = core.borrow();
+                let Some(record) = core.record(part.message) else {
+                    return true; // finished meanwhile: nothing to send
+                };
+                self.submit_record(link, part, record, now)
+            }
+            SubmitJob::Remote(remote) => match MessageRecord::decode(&remote.record) {
+                Ok(record) => self.submit_record(link, part, &record, now),
+                Err(e) => {
+                    // Its owner encoded it; this is a bug, not peer data. The owner hears
+                    // a transient failure and retries under its backoff and validity.
+                    tracing::error!(error = %e, "a handed-over record does not decode");
+                    let event = Event::SubmitResult {
+                        part: part.part,
+                        status: CommandStatus::ESME_RSYSERR,
+                        id2: None,
+                    };
+                    self.core.borrow_mut().part_event(self.index, part, event);
+                    true
+                }
+            },
+        }
+    }
+
+    fn submit_record(
+        &mut self,
+        link: &mut Link<'_>,
+        part: PartRef,
+        record: &MessageRecord<'_>,
+        now: Instant,
+    ) -> bool {
         let Some(payload) = record.content.part(part.part) else {
             return true;
         };
@@ -355,7 +399,7 @@ impl Handler for UpstreamConn {
             status,
             id2,
         };
-        self.core.borrow_mut().handle(part.message, event);
+        self.core.borrow_mut().part_event(self.index, part, event);
     }
 
     fn on_lost(&mut self, token: u64, lost: Lost, _now: Instant) {
@@ -364,7 +408,7 @@ impl Handler for UpstreamConn {
             Lost::TimedOut => Event::SubmitTimeout { part: part.part },
             Lost::Abandoned => Event::Disconnected,
         };
-        self.core.borrow_mut().handle(part.message, event);
+        self.core.borrow_mut().part_event(self.index, part, event);
     }
 
     fn produce(&mut self, link: &mut Link<'_>, now: Instant) -> Produce {
@@ -384,17 +428,17 @@ impl Handler for UpstreamConn {
             if !link.can_send(CommandId::SUBMIT_SM) {
                 break;
             }
-            let Some(part) = self.core.borrow_mut().pop_ready(self.index) else {
+            let Some(job) = self.core.borrow_mut().pop_submit(self.index) else {
                 break;
             };
             if !self.bucket.take(now) {
-                self.core.borrow_mut().unpop_ready(self.index, part);
+                self.core.borrow_mut().unpop_submit(self.index, job);
                 let at = self.bucket.next_at();
                 deadline = Some(deadline.map_or(at, |d| d.min(at)));
                 break;
             }
-            if !self.submit(link, part, now) {
-                self.core.borrow_mut().unpop_ready(self.index, part);
+            if !self.submit(link, &job, now) {
+                self.core.borrow_mut().unpop_submit(self.index, job);
                 break;
             }
         }

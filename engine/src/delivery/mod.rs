@@ -11,7 +11,7 @@ use crate::lifecycle::{ClientReceipt, ReceiptState, State};
 use crate::message::{FinalState, MessageRecord};
 
 /// The addresses of a receipt: the message's destination becomes its source.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ReceiptAddresses {
     source_ton: u8,
     source_npi: u8,
@@ -19,6 +19,33 @@ pub struct ReceiptAddresses {
     dest_ton: u8,
     dest_npi: u8,
     dest: Vec<u8>,
+}
+
+/// What a receipt needs from its message's record: when it was accepted and its
+/// addresses. Owned and small, so a receipt can travel to a session on another shard.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReceiptOrigin {
+    /// When the message was accepted (Unix ms): the receipt's `submit date`.
+    pub accepted_at_ms: u64,
+    /// The receipt's addresses.
+    pub addresses: ReceiptAddresses,
+}
+
+impl ReceiptOrigin {
+    /// The origin of a receipt about the message `record` describes.
+    pub fn of(record: &MessageRecord<'_>) -> ReceiptOrigin {
+        ReceiptOrigin {
+            accepted_at_ms: record.accepted_at_ms,
+            addresses: ReceiptAddresses {
+                source_ton: record.destination.ton,
+                source_npi: record.destination.npi,
+                source: record.destination.digits.to_vec(),
+                dest_ton: record.source.ton,
+                dest_npi: record.source.npi,
+                dest: record.source.digits.to_vec(),
+            },
+        }
+    }
 }
 
 /// Writes the receipt text into `text` and its TLVs into `tlvs`; returns its addresses
@@ -30,6 +57,20 @@ pub fn build_receipt(
     text: &mut Vec<u8>,
     tlvs: &mut Vec<u8>,
 ) -> ReceiptAddresses {
+    let origin = record.map(ReceiptOrigin::of);
+    build_receipt_from(origin.as_ref(), receipt, with_tlvs, text, tlvs);
+    origin.map(|o| o.addresses).unwrap_or_default()
+}
+
+/// Writes the receipt text into `text` and its TLVs into `tlvs`, from the message's
+/// origin (`None` when the record is gone: the receipt's own time stands in).
+pub fn build_receipt_from(
+    origin: Option<&ReceiptOrigin>,
+    receipt: &ClientReceipt,
+    with_tlvs: bool,
+    text: &mut Vec<u8>,
+    tlvs: &mut Vec<u8>,
+) {
     let state = message_state(receipt.state);
     let id = receipt.id.to_hex();
     let id = std::str::from_utf8(&id).unwrap_or("");
@@ -40,7 +81,7 @@ pub fn build_receipt(
         *slot = b'0' + (error / divisor % 10) as u8;
     }
     let delivered = state == MessageState::DELIVERED;
-    let submitted_ms = record.map_or(receipt.at_ms, |r| r.accepted_at_ms);
+    let submitted_ms = origin.map_or(receipt.at_ms, |o| o.accepted_at_ms);
     text.clear();
     tern_sms::Receipt {
         id,
@@ -72,14 +113,6 @@ pub fn build_receipt(
             tlvs.clear();
         }
     }
-    record.map_or_else(ReceiptAddresses::default, |r| ReceiptAddresses {
-        source_ton: r.destination.ton,
-        source_npi: r.destination.npi,
-        source: r.destination.digits.to_vec(),
-        dest_ton: r.source.ton,
-        dest_npi: r.source.npi,
-        dest: r.source.digits.to_vec(),
-    })
 }
 
 /// The receipt deliver_sm body over what [`build_receipt`] wrote.

@@ -7,9 +7,32 @@
 //!   so parallel test binaries never starve on a 2-core box), with its own SO_REUSEPORT
 //!   listener on the SMPP address, its own WAL (`data_dir/shard-<i>/wal`), its DLR index
 //!   and the connector binds assigned to it (bind j of connector c on shard (c + j) % n).
-//! - **One shard for now.** The cross-shard mesh (ownership, index and receipt delivery
-//!   across shards) is not built: a configuration asking for more shards runs one, with a
-//!   warning, rather than shards that cannot reach each other's binds.
+//! - **N shards, one mesh.** `--shards N` / `node.shards` runs N shards that talk
+//!   through a full mesh of bounded SPSC rings ([`crate::mesh`]: glommio `channel_mesh`,
+//!   1024 slots of up to 256 messages each, drained a batch per borrow). All shards start
+//!   together and join the mesh before anything else (so a shard that fails later leaves
+//!   the others stoppable), then listen in turn on the same address. A message is owned
+//!   by the shard that accepted it (its id carries the shard, its records are in that
+//!   shard's WAL, recovery is per shard); what crosses the rings:
+//!   - a part for a connector with no bind up on the owner (a bind on the owner is
+//!     always used first, no hop): the Accepted record's bytes and the part index go to
+//!     a shard with a bind up, within a credit of twice that shard's bind windows; the
+//!     outcome (SubmitResult, SubmitTimeout, Disconnected) comes back and returns the
+//!     credit. A full ring or spent credit keeps the part in the owner's queue; a part
+//!     whose bind went down comes back (PartBounced) and goes elsewhere.
+//!   - DLR mappings go to the index shard `dlr_index::shard_of(key)`; a receipt received
+//!     on any bind is looked up (or parked) there, applied on the owner, and the
+//!     receiving bind answers the SMSC only after the owner's WAL made it durable (the
+//!     owner's acker task sends the resolution after its sync).
+//!   - a receipt owed to a user with no receiving session on the owner goes to a shard
+//!     that has one (within a credit of twice the client window, at least 64); the
+//!     deliver_sm_resp comes back to the owner (ClientAcknowledged). A session that
+//!     closes hands what it held back to the owners, who redeliver on the next bind.
+//! - Which shard has binds and receivers up is read from per-shard atomic counters: a
+//!   hint, and a stale one costs a bounce, not a loss.
+//! - Per-shard bounds are as configured: connector queues, receipts_pending_max and the
+//!   park are per shard; a user's `tps_max` is split evenly over the shards (its sessions
+//!   spread over them), like a connector's over its binds; the DLR hot budget is split.
 //! - A message's life on the shard ([`crate::shard::Core`] drives the
 //!   [`crate::lifecycle::Lifecycle`] of each message): route (failover order puts the
 //!   route's connectors with a bind up first) → Accepted record appended → the client's
@@ -27,9 +50,15 @@
 //!   queue or a full WAL ESME_RMSGQFUL; unanswered submits are bounded by the session's
 //!   inbound window, so a slow disk stops the reading rather than growing memory.
 //! - Shutdown: the stop flag is seen by each shard's housekeeping task, which makes every
-//!   connection unbind, gives them a bounded grace period and closes the WAL.
+//!   connection unbind, gives them a bounded grace period and closes the WAL; readiness
+//!   (`wait_bound`) counts the binds of every shard. Outcomes that reach an owner after
+//!   its WAL closed are lost with the process, and replayed from the WAL at restart.
 //!
 //! # Known gaps
+//! - query_sm answers only for messages the session's own shard owns (a cross-shard
+//!   query is not carried); per-connector and per-user statistics are per shard.
+//! - A hop to the index shard adds a ring round trip to every receipt whose key hashes
+//!   elsewhere ((N-1)/N of them); the owner's WAL sync is on that path as before.
 //! - Argon2 on a login-cache miss runs on the shard thread (tens of ms): the pump's bind
 //!   answer is synchronous and `AuthCache` has no insert-after-verify entry point.
 //! - Messages awaiting receipts keep their record in memory (not yet the compact
@@ -45,6 +74,20 @@
 //! matched; submit→resp p50 4.0 ms / p99 20.8 ms; submit→receipt p50 426 ms (receipts
 //! queue behind the client's deliver_sm window of 64). The same load straight into the
 //! simulator: 218,836 msg/s.
+//!
+//! The ring itself, `cargo bench -p tern-engine --bench ring_hop` (criterion, 3 s per
+//! case), executors unpinned, 2-vCPU VM with a load average of 4.5–5.8 from other
+//! builds: one `PartEvent` per slot 4.1–5.6 M msg/s; 256 per slot 27–76 M msg/s (the
+//! spread is the load, between two runs); one message there and back 45–52 µs, which
+//! is the wake of a parked executor, so the shards batch and never wait on one message.
+//!
+//! `perf/run smpp-e2e --quick --no-build` (release, fsync on, one connector bind, 3 s
+//! runs, load average 6.5–6.9 from other builds on the 2 vCPUs), `node.shards` 1 then 2
+//! in `perf/scenarios/config/gateway.toml`: closed loop 62,133 msg/s at 1 shard and
+//! 60,236 msg/s at 2 (2 shards on 2 busy cores, half the messages crossing to the one
+//! bind; 377,094 submits refused with ESME_RMSGQFUL at the door as shard 1's queue
+//! filled behind its credit); 20k/s open loop carried at both (submit→resp p50 2.1 ms /
+//! 1.3 ms, p99 78 ms / 96 ms); every acknowledged message's receipt matched.
 
 use std::cell::{Cell, RefCell};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -67,6 +110,7 @@ use crate::connector::run_bind;
 use crate::dlr_index::{DlrIndex, DlrIndexConfig};
 use crate::http::ShardBackend;
 use crate::http::callbacks::{self, InFlight};
+use crate::mesh::{NodeView, pump};
 use crate::metrics::{NodeMetrics, ShardMetrics};
 use crate::server::ClientConn;
 use crate::shard::{Core, CoreRef};
@@ -118,6 +162,7 @@ pub struct GatewayHandle {
     stop: Arc<AtomicBool>,
     binds_up: Arc<AtomicUsize>,
     binds_configured: usize,
+    sessions_accepted: Arc<Vec<AtomicUsize>>,
     threads: Vec<thread::JoinHandle<()>>,
     simulators: Vec<tern_bench::sim::SimHandle>,
 }
@@ -133,17 +178,7 @@ impl Gateway {
         mut config: Config,
         options: StartOptions,
     ) -> Result<GatewayHandle, GatewayError> {
-        let asked = config.node.shard_count();
-        if asked != 1 {
-            // Cross-shard ownership needs the mesh, which is not built yet: one shard
-            // serves the node rather than shards that cannot reach each other's binds.
-            tracing::warn!(
-                asked,
-                "running one shard: the cross-shard mesh is not built yet"
-            );
-            config.node.shards = Some(1);
-        }
-        let shards = 1u32;
+        let shards = config.node.shard_count().max(1);
         let simulators = start_simulators(&mut config)?;
         let handle = ConfigHandle::new(config)?;
         let snapshot = handle.load();
@@ -173,11 +208,23 @@ impl Gateway {
                 .iter()
                 .map(|c| c.binds as usize)
                 .sum(),
+            sessions_accepted: Arc::new((0..shards).map(|_| AtomicUsize::new(0)).collect()),
             threads: Vec::new(),
             simulators,
         };
+        let node = Arc::new(NodeView::new(
+            shards as usize,
+            snapshot.config.connectors.len(),
+            snapshot.config.users.len(),
+        ));
+        let mesh = (shards > 1).then(|| pump::node_mesh(shards as usize));
+        // Every shard starts at once (the mesh is joined by all or none); then each, in
+        // turn, listens on the address the one before got (port 0 becomes a real port,
+        // which the others share through SO_REUSEPORT).
+        let mut starts = Vec::new();
         for (shard, shard_metrics) in metrics.iter().enumerate() {
             let (ready_tx, ready_rx) = mpsc::channel();
+            let (listen_tx, listen_rx) = mpsc::channel();
             let placement = if pin {
                 Placement::Fixed(shard)
             } else {
@@ -186,18 +233,19 @@ impl Gateway {
             let spec = ShardSpec {
                 index: shard,
                 shards: shards as usize,
-                listen: gateway.smpp_addr,
-                http_listen: gateway.http_addr,
                 metrics: Arc::clone(shard_metrics),
                 node_metrics: node_metrics.clone(),
                 binds_configured: gateway.binds_configured,
                 snapshot: Arc::clone(&snapshot),
                 stop: Arc::clone(&stop),
                 binds_up: Arc::clone(&gateway.binds_up),
+                node: Arc::clone(&node),
+                mesh: mesh.clone(),
+                sessions_accepted: Arc::clone(&gateway.sessions_accepted),
             };
             let executor = LocalExecutorBuilder::new(placement)
                 .name(&format!("tern-shard-{shard}"))
-                .spawn(move || async move { run_shard(spec, ready_tx).await })
+                .spawn(move || async move { run_shard(spec, listen_rx, ready_tx).await })
                 .map_err(|e| GatewayError::Shard {
                     shard,
                     reason: e.to_string(),
@@ -205,6 +253,10 @@ impl Gateway {
             gateway.threads.push(thread::spawn(move || {
                 let _ = executor.join();
             }));
+            starts.push((listen_tx, ready_rx));
+        }
+        for (shard, (listen_tx, ready_rx)) in starts.into_iter().enumerate() {
+            let _ = listen_tx.send((gateway.smpp_addr, gateway.http_addr));
             match ready_rx.recv() {
                 Ok(Ok((smpp, http))) => {
                     gateway.smpp_addr = smpp;
@@ -227,6 +279,15 @@ impl GatewayHandle {
     /// Counters of the embedded simulators, in connector order.
     pub fn simulator_stats(&self) -> Vec<tern_bench::sim::SimStats> {
         self.simulators.iter().map(|s| s.stats()).collect()
+    }
+
+    /// Client connections each shard has accepted since the start, in shard order (the
+    /// kernel spreads them over the shards' SO_REUSEPORT listeners).
+    pub fn sessions_accepted(&self) -> Vec<usize> {
+        self.sessions_accepted
+            .iter()
+            .map(|n| n.load(Ordering::Acquire))
+            .collect()
     }
 
     /// Upstream binds up now, over all connectors and shards.
@@ -301,20 +362,37 @@ fn start_simulators(config: &mut Config) -> Result<Vec<tern_bench::sim::SimHandl
 struct ShardSpec {
     index: usize,
     shards: usize,
-    listen: SocketAddr,
-    http_listen: SocketAddr,
     metrics: Arc<ShardMetrics>,
     node_metrics: NodeMetrics,
     binds_configured: usize,
     snapshot: Arc<Snapshot>,
     stop: Arc<AtomicBool>,
     binds_up: Arc<AtomicUsize>,
+    node: Arc<NodeView>,
+    mesh: Option<pump::NodeMesh>,
+    sessions_accepted: Arc<Vec<AtomicUsize>>,
 }
 
 /// What a shard reports once it listens: its SMPP and HTTP addresses, or why it failed.
 type Ready = Result<(SocketAddr, SocketAddr), String>;
 
-async fn run_shard(spec: ShardSpec, ready: mpsc::Sender<Ready>) {
+async fn run_shard(
+    spec: ShardSpec,
+    listen: mpsc::Receiver<(SocketAddr, SocketAddr)>,
+    ready: mpsc::Sender<Ready>,
+) {
+    // Joined first, by every shard, so that a shard that fails below leaves the others
+    // a mesh they can still stop through rather than a join that never ends.
+    let ends = match spec.mesh.clone() {
+        Some(mesh) => match pump::join(mesh, spec.index).await {
+            Some(ends) => Some(ends),
+            None => {
+                let _ = ready.send(Err("joining the mesh failed".into()));
+                return;
+            }
+        },
+        None => None,
+    };
     let core = match open_core(&spec) {
         Ok(mut core) => {
             core.share_bind_count(Arc::clone(&spec.binds_up));
@@ -326,7 +404,15 @@ async fn run_shard(spec: ShardSpec, ready: mpsc::Sender<Ready>) {
             return;
         }
     };
-    let (listener, http_listener) = match listen_both(&spec) {
+    if let Some(ends) = ends {
+        pump::spawn(&core, ends);
+    }
+    // Start-up only: the addresses come once the shard before listens (or never, when
+    // the start failed and the gateway drops its sender).
+    let Ok((smpp_listen, http_listen)) = listen.recv() else {
+        return;
+    };
+    let (listener, http_listener) = match listen_both(smpp_listen, http_listen) {
         Ok((smpp, http)) => {
             let addrs = smpp.local_addr().and_then(|a| Ok((a, http.local_addr()?)));
             let _ = ready.send(addrs.map_err(|e| e.to_string()));
@@ -351,6 +437,8 @@ async fn run_shard(spec: ShardSpec, ready: mpsc::Sender<Ready>) {
         Rc::clone(&core),
         listener,
         Rc::clone(&sessions),
+        Arc::clone(&spec.sessions_accepted),
+        spec.index,
     ));
     housekeeping(&core, &spec.stop).await;
     core.borrow_mut().stopping = true;
@@ -369,12 +457,12 @@ async fn run_shard(spec: ShardSpec, ready: mpsc::Sender<Ready>) {
     tracing::info!(shard = spec.index, "shard stopped");
 }
 
-fn listen_both(spec: &ShardSpec) -> Result<(TcpListener, TcpListener), String> {
-    let smpp = TcpListener::bind(spec.listen)
-        .map_err(|e| format!("SMPP listen on {}: {e}", spec.listen))?;
-    let http = TcpListener::bind(spec.http_listen)
-        .map_err(|e| format!("HTTP listen on {}: {e}", spec.http_listen))?;
-    Ok((smpp, http))
+fn listen_both(smpp: SocketAddr, http: SocketAddr) -> Result<(TcpListener, TcpListener), String> {
+    let smpp_listener =
+        TcpListener::bind(smpp).map_err(|e| format!("SMPP listen on {smpp}: {e}"))?;
+    let http_listener =
+        TcpListener::bind(http).map_err(|e| format!("HTTP listen on {http}: {e}"))?;
+    Ok((smpp_listener, http_listener))
 }
 
 /// The HTTP side of a shard: the API server, the callback pump and its completions.
@@ -458,8 +546,15 @@ fn open_core(spec: &ShardSpec) -> Result<Core, String> {
     })
     .map_err(|e| format!("dlr index: {e}"))?;
     let shard = u8::try_from(spec.index).map_err(|_| "shard index above 255".to_string())?;
-    Core::new(shard, Arc::clone(&spec.snapshot), wal, &recovery, dlr)
-        .map_err(|e| format!("recovery: {e}"))
+    Core::new_in_node(
+        shard,
+        Arc::clone(&spec.node),
+        Arc::clone(&spec.snapshot),
+        wal,
+        &recovery,
+        dlr,
+    )
+    .map_err(|e| format!("recovery: {e}"))
 }
 
 /// Spawns the binds of every connector that belong to this shard.
@@ -473,7 +568,7 @@ fn start_connectors(core: &CoreRef, spec: &ShardSpec) {
             }
         };
         for j in 0..connector.binds as usize {
-            if (c + j) % spec.shards != spec.index {
+            if crate::mesh::bind_shard(c, j, spec.shards) != spec.index {
                 continue;
             }
             glommio::spawn_local(run_bind(Rc::clone(core), c, connector.clone(), addr)).detach();
@@ -493,7 +588,13 @@ impl FirstAddr for (&str, u16) {
     }
 }
 
-async fn accept_loop(core: CoreRef, listener: TcpListener, sessions: Rc<Cell<usize>>) {
+async fn accept_loop(
+    core: CoreRef,
+    listener: TcpListener,
+    sessions: Rc<Cell<usize>>,
+    accepted: Arc<Vec<AtomicUsize>>,
+    shard: usize,
+) {
     let snapshot = Arc::clone(&core.borrow().snapshot);
     let config = &snapshot.config;
     let auth = match AuthCache::from_limits(&config.limits) {
@@ -519,6 +620,9 @@ async fn accept_loop(core: CoreRef, listener: TcpListener, sessions: Rc<Cell<usi
             continue;
         }
         sessions.set(sessions.get() + 1);
+        if let Some(n) = accepted.get(shard) {
+            n.fetch_add(1, Ordering::AcqRel);
+        }
         let (core, auth, conn, sessions) = (
             Rc::clone(&core),
             Rc::clone(&auth),
@@ -564,5 +668,6 @@ async fn housekeeping(core: &CoreRef, stop: &AtomicBool) {
         core.expire_parked();
         core.maintain();
         core.publish_gauges();
+        core.kick_forwarder();
     }
 }

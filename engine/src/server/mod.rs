@@ -43,6 +43,8 @@ pub struct ClientConn {
     auth: Rc<RefCell<AuthCache>>,
     user: Option<UserId>,
     receives: bool,
+    /// True while this session counts as one of its user's receiving sessions.
+    counted_receiver: bool,
     awaiting: VecDeque<Awaiting>,
     watching: Rc<RefCell<WatchState>>,
     in_flight: HashMap<u64, ClientReceipt>,
@@ -67,6 +69,7 @@ impl ClientConn {
             auth,
             user: None,
             receives: false,
+            counted_receiver: false,
             awaiting: VecDeque::new(),
             watching: Rc::default(),
             in_flight: HashMap::new(),
@@ -216,18 +219,17 @@ impl ClientConn {
             let Some(receipt) = self.core.borrow_mut().pop_receipt(user.index()) else {
                 return;
             };
-            let record_known = {
-                let core = self.core.borrow();
-                crate::delivery::build_receipt(
-                    core.record(receipt.id),
-                    &receipt,
-                    link.peer_accepts_tlvs(),
-                    &mut self.scratch,
-                    &mut self.tlv_scratch,
-                )
-            };
-            let body =
-                crate::delivery::receipt_body(&record_known, &self.scratch, &self.tlv_scratch);
+            // The record may be on another shard: its origin came with the receipt.
+            let origin = self.core.borrow().receipt_origin(receipt.id);
+            crate::delivery::build_receipt_from(
+                origin.as_ref(),
+                &receipt,
+                link.peer_accepts_tlvs(),
+                &mut self.scratch,
+                &mut self.tlv_scratch,
+            );
+            let addresses = origin.map(|o| o.addresses).unwrap_or_default();
+            let body = crate::delivery::receipt_body(&addresses, &self.scratch, &self.tlv_scratch);
             let token = self.next_token;
             match link.send_request(body, token, now) {
                 Ok(_) => {
@@ -407,6 +409,13 @@ impl Handler for ClientConn {
     }
 
     fn on_bound(&mut self, _kind: SmppBindKind, _now: Instant) {
+        if let Some(user) = self
+            .user
+            .filter(|_| self.receives && !self.counted_receiver)
+        {
+            self.counted_receiver = true;
+            self.core.borrow_mut().client_receiver(user.index(), true);
+        }
         let waker = self.watching.borrow().waker.clone();
         if let Some(w) = waker {
             w.wake();
@@ -436,7 +445,7 @@ impl Handler for ClientConn {
         };
         let mut core = self.core.borrow_mut();
         if status == CommandStatus::ESME_ROK {
-            core.handle(receipt.id, Event::ClientAcknowledged);
+            core.client_acknowledged(receipt);
         } else {
             core.unpop_receipt(receipt);
         }
@@ -472,6 +481,12 @@ impl Handler for ClientConn {
         }
         for (_, receipt) in self.in_flight.drain() {
             core.unpop_receipt(receipt);
+        }
+        if let Some(user) = self.user.filter(|_| self.counted_receiver) {
+            self.counted_receiver = false;
+            // After the unpops: receipts handed over by other shards go back if no
+            // session of the user is left here.
+            core.client_receiver(user.index(), false);
         }
         // Unanswered submits stay accepted: their records are in the WAL, and the client,
         // which never got an id, may resubmit (at-least-once).

@@ -9,6 +9,16 @@
 //! one callback (never across an `.await`) and are woken through their registered wakers
 //! when the core has work for them. Everything here lives on one executor thread, so it
 //! is an `Rc<RefCell<Core>>`, with no lock.
+//!
+//! With more than one shard the core also speaks to the others through the mesh
+//! ([`crate::mesh`]; the core's side is in `remote.rs`): a message stays with the shard
+//! that accepted it, and the core ships what must happen elsewhere (a part to a bind on
+//! another shard, a DLR mapping to its index shard, a receipt to a session on another
+//! shard) and applies what comes back.
+
+mod remote;
+
+pub use remote::SubmitJob;
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -25,6 +35,7 @@ use crate::config::Snapshot;
 use crate::connector::TokenBucket;
 use crate::dlr_index::{DlrIndex, Key, LookupOrPark};
 use crate::lifecycle::{Action, ClientReceipt, DlrKey, Event, Lifecycle, LifecycleConfig};
+use crate::mesh::{NodeView, Ticket, UpstreamReceipt};
 use crate::message::{ConnectorId, MessageId, MessageRecord, PartRef, Record, SessionKind, kind};
 
 /// Milliseconds since the Unix epoch, the clock of records and the DLR index.
@@ -87,12 +98,13 @@ pub enum ReceiptOutcome {
     Refused,
 }
 
-/// A receipt that arrived before its submit_sm_resp, waiting in the DLR index's park.
-#[derive(Clone, Copy)]
-struct ParkedReceipt {
-    key: DlrKey,
-    state: MessageState,
-    error: u32,
+/// How a receipt's wait ended, for the bind that answers the SMSC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParkOutcome {
+    /// Applied (and durable where it was applied) or given up: answer OK.
+    Resolved,
+    /// The index shard's park was full: answer with a transient error.
+    Refused,
 }
 
 /// The shard's state, owned by its executor thread.
@@ -108,8 +120,9 @@ pub struct Core {
     connectors: Vec<ConnectorQueue>,
     queue_depth_max: Vec<usize>,
     dlr: DlrIndex,
-    parked: HashMap<u64, ParkedReceipt>,
+    parked: HashMap<u64, UpstreamReceipt>,
     resolved_parks: HashSet<u64>,
+    refused_parks: HashSet<u64>,
     abandoned_parks: HashSet<u64>,
     next_park_token: u64,
     outbox: Vec<VecDeque<ClientReceipt>>,
@@ -127,10 +140,15 @@ pub struct Core {
     pub http: crate::http::HttpState,
     /// This shard's counters and gauges, read by `/metrics` from any shard.
     pub metrics: Arc<crate::metrics::ShardMetrics>,
+    /// The node's shards and the hints they share.
+    node: Arc<NodeView>,
+    /// This shard's side of the mesh.
+    mesh: remote::MeshState,
 }
 
 impl Core {
     /// A core over an opened WAL; replays `recovery` (messages, DLR mappings, receipts owed).
+    /// The core of a one-shard node.
     pub fn new(
         shard: u8,
         snapshot: Arc<Snapshot>,
@@ -139,6 +157,28 @@ impl Core {
         dlr: DlrIndex,
     ) -> Result<Core, crate::lifecycle::RecoveryError> {
         let config = &snapshot.config;
+        let node = Arc::new(NodeView::new(
+            1,
+            config.connectors.len(),
+            config.users.len(),
+        ));
+        Core::new_in_node(shard, node, snapshot, wal, recovery, dlr)
+    }
+
+    /// A core of shard `shard` of the node `node` describes; replays `recovery`. What
+    /// belongs to other shards (DLR mappings of their index, parts for their binds)
+    /// waits in the outbound queues until the mesh runs.
+    pub fn new_in_node(
+        shard: u8,
+        node: Arc<NodeView>,
+        snapshot: Arc<Snapshot>,
+        wal: Wal,
+        recovery: &tern_wal::Recovery,
+        dlr: DlrIndex,
+    ) -> Result<Core, crate::lifecycle::RecoveryError> {
+        let config = &snapshot.config;
+        let shards = node.shards();
+        let shards_u32 = u32::try_from(shards).unwrap_or(u32::MAX);
         let connectors = config.connectors.len();
         let queue_depth_max = config
             .connectors
@@ -167,6 +207,7 @@ impl Core {
             dlr,
             parked: HashMap::new(),
             resolved_parks: HashSet::new(),
+            refused_parks: HashSet::new(),
             abandoned_parks: HashSet::new(),
             next_park_token: 0,
             outbox: (0..config.users.len()).map(|_| VecDeque::new()).collect(),
@@ -175,7 +216,10 @@ impl Core {
             user_buckets: config
                 .users
                 .iter()
-                .map(|u| TokenBucket::new(u.tps_max, std::time::Instant::now()))
+                // Each shard takes its share: the user's sessions spread over them.
+                .map(|u| {
+                    TokenBucket::new((u.tps_max / shards_u32).max(1), std::time::Instant::now())
+                })
                 .collect(),
             actions: Vec::new(),
             scratch: Vec::new(),
@@ -186,6 +230,8 @@ impl Core {
                 config.users.len(),
                 config.connectors.len(),
             )),
+            mesh: remote::MeshState::new(usize::from(shard), &snapshot.config, shards),
+            node,
             snapshot,
         };
         core.recover(recovery)?;
@@ -214,9 +260,7 @@ impl Core {
             let Some((key, part)) = recovered.dlr_entry(r.lsn, r.kind, r.payload) else {
                 continue;
             };
-            if let Ok(k) = Key::new(u32::from(key.connector.0), key.id2.as_bytes()) {
-                let _ = self.dlr.insert(k, part.to_dlr_value(), now_ms);
-            }
+            self.insert_dlr(key, part, now_ms);
         }
         self.next_sequence = recovered.next_sequence();
         for lsn in recovered.dead_lsns() {
@@ -257,11 +301,12 @@ impl Core {
         Ok(id)
     }
 
-    /// True when a bind of `connector` is up on this shard.
+    /// True when a bind of `connector` is up on any shard of the node.
     pub fn connector_up(&self, connector: usize) -> bool {
         self.connectors
             .get(connector)
             .is_some_and(|c| c.binds_up > 0)
+            || (0..self.node.shards()).any(|s| self.node.binds_up(s, connector) > 0)
     }
 
     /// Logs `record` as Accepted; the caller answers the client once the LSN is durable.
@@ -451,23 +496,25 @@ impl Core {
                 {
                     q.waiting.push_back((now_ms.saturating_add(delay_ms), id));
                     wake_all(&q.wakers);
+                    if q.binds_up == 0 {
+                        self.mesh.forward_kick.kick();
+                    }
                 }
             }
             Action::Submit { part, connector } => {
                 if let (Some(id), Some(q)) = (id, self.connectors.get_mut(usize::from(connector.0)))
                 {
                     q.ready.push_back(PartRef { message: id, part });
+                    if q.binds_up == 0 {
+                        self.mesh.forward_kick.kick();
+                    }
                 }
             }
             Action::Failover { from, to } => {
                 tracing::debug!(?id, from = from.0, to = to.0, "failover");
             }
             Action::InsertDlr { key, part } => self.insert_dlr(key, part, now_ms),
-            Action::RemoveDlr { key } => {
-                if let Ok(k) = Key::new(u32::from(key.connector.0), key.id2.as_bytes()) {
-                    self.dlr.remove(k);
-                }
-            }
+            Action::RemoveDlr { key } => self.remove_dlr(key),
             Action::Log(progress) => {
                 self.scratch.clear();
                 progress.encode(&mut self.scratch);
@@ -494,24 +541,7 @@ impl Core {
         }
     }
 
-    fn insert_dlr(&mut self, key: DlrKey, part: PartRef, now_ms: u64) {
-        let Ok(k) = Key::new(u32::from(key.connector.0), key.id2.as_bytes()) else {
-            return;
-        };
-        let early: Vec<u64> = self
-            .dlr
-            .insert(k, part.to_dlr_value(), now_ms)
-            .early_receipts
-            .to_vec();
-        for token in early {
-            if let Some(p) = self.parked.remove(&token) {
-                self.apply_receipt(part, p);
-                self.resolve_park(token);
-            }
-        }
-    }
-
-    fn apply_receipt(&mut self, part: PartRef, receipt: ParkedReceipt) {
+    fn apply_receipt(&mut self, part: PartRef, receipt: &UpstreamReceipt) {
         let event = Event::Receipt {
             part: part.part,
             state: receipt.state,
@@ -521,19 +551,40 @@ impl Core {
         self.handle(part.message, event);
     }
 
-    /// A receipt from upstream: applied now, or parked until its submit_sm_resp is
-    /// processed, or refused because the park is full (answer with a transient error).
+    /// A receipt from upstream: applied now, or waiting (parked until its submit_sm_resp
+    /// is processed, or in flight to its index or owner shard) under a token, or refused
+    /// because the park is full (answer with a transient error).
     pub fn receipt(&mut self, key: DlrKey, state: MessageState, error: u32) -> ReceiptOutcome {
         let Ok(k) = Key::new(u32::from(key.connector.0), key.id2.as_bytes()) else {
             return ReceiptOutcome::Applied;
         };
         let token = self.next_park_token;
-        let now_ms = unix_now_ms();
-        let receipt = ParkedReceipt { key, state, error };
-        match self.dlr.lookup_or_park(k, token, now_ms) {
+        let receipt = UpstreamReceipt {
+            key,
+            state,
+            error,
+            ticket: Ticket {
+                shard: self.shard,
+                token,
+            },
+        };
+        let index = self.index_shard(&k);
+        if index != usize::from(self.shard) {
+            self.next_park_token += 1;
+            self.mesh
+                .send(index, crate::mesh::MeshMsg::ReceiptLookup(receipt));
+            return ReceiptOutcome::Parked(token);
+        }
+        match self.dlr.lookup_or_park(k, token, unix_now_ms()) {
             LookupOrPark::Found(value) => {
-                self.apply_receipt(PartRef::from_dlr_value(value), receipt);
-                ReceiptOutcome::Applied
+                let part = PartRef::from_dlr_value(value);
+                if part.message.shard() == self.shard {
+                    self.apply_receipt(part, &receipt);
+                    return ReceiptOutcome::Applied;
+                }
+                self.next_park_token += 1;
+                self.apply_for(part, receipt);
+                ReceiptOutcome::Parked(token)
             }
             LookupOrPark::Parked => {
                 self.next_park_token += 1;
@@ -549,6 +600,16 @@ impl Core {
         self.resolved_parks.remove(&token)
     }
 
+    /// How the wait of receipt `token` ended, once (None while it still waits).
+    pub fn take_park_outcome(&mut self, token: u64) -> Option<ParkOutcome> {
+        if self.refused_parks.remove(&token) {
+            return Some(ParkOutcome::Refused);
+        }
+        self.resolved_parks
+            .remove(&token)
+            .then_some(ParkOutcome::Resolved)
+    }
+
     /// The last LSN appended: once it is durable, so is everything logged before.
     pub fn last_lsn(&self) -> Option<Lsn> {
         let next = self.wal.as_ref()?.next_lsn().get();
@@ -559,16 +620,16 @@ impl Core {
     pub fn expire_parked(&mut self) {
         let now_ms = unix_now_ms();
         while let Some(token) = self.dlr.poll_unmatched(now_ms) {
-            if self.parked.remove(&token).is_some() {
+            if let Some(receipt) = self.parked.remove(&token) {
                 tracing::warn!("receipt for an unknown message dropped after its park timeout");
-                self.resolve_park(token);
+                self.finish_ticket(receipt.ticket, ParkOutcome::Resolved);
             }
         }
     }
 
     /// The bind waiting for parked receipt `token` closed: nobody will take its resolution.
     pub fn abandon_park(&mut self, token: u64) {
-        if !self.resolved_parks.remove(&token) {
+        if !self.resolved_parks.remove(&token) && !self.refused_parks.remove(&token) {
             self.abandoned_parks.insert(token);
         }
     }
@@ -607,16 +668,27 @@ impl Core {
             }
             queue.push_back(receipt);
             wake_all(&self.client_wakers);
+            if self.mesh.receivers(user) == 0 {
+                self.mesh.forward_kick.kick();
+            }
         }
     }
 
-    /// The next receipt owed to `user`, if any.
+    /// The next receipt owed to `user`, if any: this shard's own first, then those other
+    /// shards handed over for this shard's sessions.
     pub fn pop_receipt(&mut self, user: usize) -> Option<ClientReceipt> {
-        self.outbox.get_mut(user)?.pop_front()
+        if let Some(receipt) = self.outbox.get_mut(user)?.pop_front() {
+            return Some(receipt);
+        }
+        self.mesh.pop_forwarded(user)
     }
 
     /// Puts back a receipt that could not be delivered, to be tried first next time.
     pub fn unpop_receipt(&mut self, receipt: ClientReceipt) {
+        if receipt.id.shard() != self.shard {
+            self.unpop_forwarded(receipt);
+            return;
+        }
         if let Some(queue) = self.outbox.get_mut(receipt.user.0 as usize) {
             queue.push_front(receipt);
             wake_all(&self.client_wakers);
@@ -676,6 +748,14 @@ impl Core {
             } else {
                 q.binds_up.saturating_sub(1)
             };
+            self.node
+                .add_bind_up(usize::from(self.shard), connector, up);
+            if q.binds_up == 0 {
+                // This shard's queue now goes to other shards' binds, and what others
+                // handed over goes back to them.
+                self.mesh.forward_kick.kick();
+                self.bounce_remote_parts(connector);
+            }
         }
         if up {
             self.binds_up_total.fetch_add(1, Ordering::AcqRel);
