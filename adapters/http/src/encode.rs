@@ -96,7 +96,7 @@ pub fn encode_octets(octets: Vec<u8>, coding: Coding) -> Result<EncodedText, Enc
     match coding {
         Coding::Auto | Coding::Binary => Ok(EncodedText::binary(octets)),
         Coding::Latin1 => Ok(EncodedText::from_units(Encoding::Latin1, octets)),
-        Coding::Ucs2 if octets.len() % 2 == 0 => {
+        Coding::Ucs2 if octets.len().is_multiple_of(2) => {
             Ok(EncodedText::from_units(Encoding::Ucs2, octets))
         }
         Coding::Gsm7 if octets.iter().all(|&b| b < 0x80) => {

@@ -150,7 +150,7 @@ pub fn hex_value(digit: u8) -> Option<u8> {
 /// Decodes a hex string (even length, any case); `None` on anything else.
 pub fn hex_decode(input: &str) -> Option<Vec<u8>> {
     let bytes = input.as_bytes();
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return None;
     }
     bytes

@@ -216,7 +216,7 @@ fn content(params: &Params, coding: u8, next_ref: &Cell<u8>) -> Result<Encoded, 
     let text = if let Some(hex) = params.text("hex-content") {
         let octets = form::hex_decode(&hex)
             .ok_or_else(|| bad(format!("Invalid hex-content data: '{hex}'")))?;
-        if coding == 8 && octets.len() % 2 == 0 {
+        if coding == 8 && octets.len().is_multiple_of(2) {
             EncodedText::from_units(Encoding::Ucs2, octets)
         } else {
             EncodedText::binary(octets)

@@ -113,7 +113,7 @@ fn decode_charset(octets: &[u8], charset: Option<&str>) -> Option<String> {
             Some(octets.iter().map(|&b| char::from(b)).collect())
         }
         "UTF-16BE" | "UCS-2" | "UCS-2BE" | "UTF-16" => {
-            if octets.len() % 2 != 0 {
+            if !octets.len().is_multiple_of(2) {
                 return None;
             }
             let units = octets

@@ -41,4 +41,4 @@ pub use callback::{
     Acknowledgement, CallbackRequest, CallbackSpecError, render_mo, render_receipt, signature,
 };
 pub use dispatch::{CallbackOutcome, DispatchFull, Dispatcher, DispatcherConfig};
-pub use server::{ServerConfig, Shutdown, serve};
+pub use server::{ServerConfig, Shutdown, ShutdownWait, serve};
