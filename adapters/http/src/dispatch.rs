@@ -15,7 +15,8 @@
 //!   `max_in_flight_total` overall: a slow or dead client holds only its own slots and
 //!   everyone else's callbacks keep flowing.
 //! - `request_timeout_ms` per attempt (connect, request, answer body), answer bodies read
-//!   up to `max_response_octets`, at most `max_idle_per_host` kept-alive connections.
+//!   up to `max_response_octets`, at most `max_idle_per_host` kept-alive connections per
+//!   host, each closed after `idle_timeout_ms` unused.
 //!
 //! # Retries
 //! Delay before attempt n+1 is `backoff_min_ms · 2ⁿ⁻¹`, capped at `backoff_max_ms`, then
@@ -31,7 +32,7 @@
 //! [`crate::callback::signature`].
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
@@ -71,6 +72,8 @@ pub struct DispatcherConfig {
     pub max_idle_per_host: usize,
     /// Largest answer body read (the rest is not needed to judge it).
     pub max_response_octets: usize,
+    /// Time after which an idle kept-alive connection is closed.
+    pub idle_timeout_ms: u64,
 }
 
 impl Default for DispatcherConfig {
@@ -87,6 +90,7 @@ impl Default for DispatcherConfig {
             signing_key: None,
             max_idle_per_host: 4,
             max_response_octets: 16 * 1024,
+            idle_timeout_ms: 30_000,
         }
     }
 }
@@ -133,9 +137,11 @@ type Sender = SendRequest<Full<Bytes>>;
 
 #[derive(Default)]
 struct HostState {
-    waiting: VecDeque<Job>,
+    /// Jobs by due time (ties in enqueue order), so the due one is found in O(log n).
+    waiting: BTreeMap<(Instant, u64), Job>,
     in_flight: usize,
-    idle: Vec<Sender>,
+    /// Kept-alive connections with the time they became idle.
+    idle: Vec<(Sender, Instant)>,
 }
 
 struct Inner {
@@ -149,6 +155,7 @@ struct Inner {
     completion_waker: RefCell<Option<Waker>>,
     closed: Cell<bool>,
     rng: Cell<u64>,
+    seq: Cell<u64>,
 }
 
 /// Sends callbacks for one shard (see the module docs). Dropping it stops its driver;
@@ -181,6 +188,7 @@ impl Dispatcher {
             completion_waker: RefCell::new(None),
             closed: Cell::new(false),
             rng: Cell::new(seed),
+            seq: Cell::new(0),
         });
         glommio::spawn_local(drive(inner.clone())).detach();
         Dispatcher { inner }
@@ -206,13 +214,9 @@ impl Dispatcher {
         match &job.target {
             Ok((key, _)) => {
                 let key = key.clone();
-                inner
-                    .hosts
-                    .borrow_mut()
-                    .entry(key)
-                    .or_default()
-                    .waiting
-                    .push_back(job);
+                let slot = (job.next_at, inner.next_seq());
+                let mut hosts = inner.hosts.borrow_mut();
+                hosts.entry(key).or_default().waiting.insert(slot, job);
             }
             Err(_) => inner.invalid.borrow_mut().push_back(job),
         }
@@ -253,6 +257,12 @@ impl Drop for Dispatcher {
 }
 
 impl Inner {
+    fn next_seq(&self) -> u64 {
+        let seq = self.seq.get();
+        self.seq.set(seq.wrapping_add(1));
+        seq
+    }
+
     fn wake_driver(&self) {
         if let Some(w) = self.driver_waker.borrow_mut().take() {
             w.wake();
@@ -306,21 +316,31 @@ impl Inner {
             while host.in_flight < self.config.max_in_flight_per_host.max(1)
                 && self.in_flight.get() < self.config.max_in_flight_total.max(1)
             {
-                // Due jobs anywhere in this host's queue: retries wait in place, so scan
-                // for the earliest rather than only the front.
-                let due = host.waiting.iter().position(|j| j.next_at <= now);
-                let Some(job) = due.and_then(|i| host.waiting.remove(i)) else {
+                let due = host
+                    .waiting
+                    .first_key_value()
+                    .is_some_and(|((at, _), _)| *at <= now);
+                let Some((_, job)) = due.then(|| host.waiting.pop_first()).flatten() else {
                     break;
                 };
                 host.in_flight += 1;
                 self.in_flight.set(self.in_flight.get() + 1);
-                let idle = host.idle.pop();
+                let idle = host.idle.pop().map(|(sender, _)| sender);
                 glommio::spawn_local(attempt(self.clone(), key.clone(), job, idle)).detach();
             }
-            if host.in_flight < self.config.max_in_flight_per_host.max(1) {
-                for job in &host.waiting {
-                    earliest = Some(earliest.map_or(job.next_at, |e| e.min(job.next_at)));
-                }
+            if host.in_flight < self.config.max_in_flight_per_host.max(1)
+                && let Some(((at, _), _)) = host.waiting.first_key_value()
+            {
+                earliest = Some(earliest.map_or(*at, |e| e.min(*at)));
+            }
+            // Idle connections are closed after idle_timeout_ms, so the sockets kept open
+            // stay bounded by the hosts called recently.
+            let idle_timeout = Duration::from_millis(self.config.idle_timeout_ms);
+            host.idle
+                .retain(|(_, since)| now.saturating_duration_since(*since) < idle_timeout);
+            if let Some((_, since)) = host.idle.first() {
+                let expiry = *since + idle_timeout;
+                earliest = Some(earliest.map_or(expiry, |e| e.min(expiry)));
             }
         }
         hosts.retain(|_, h| !h.waiting.is_empty() || h.in_flight > 0 || !h.idle.is_empty());
@@ -341,7 +361,7 @@ impl Inner {
         if let Some(s) = sender
             && host.idle.len() < self.config.max_idle_per_host
         {
-            host.idle.push(s);
+            host.idle.push((s, Instant::now()));
         }
         let now = Instant::now();
         match result {
@@ -360,7 +380,8 @@ impl Inner {
             ),
             Err(_) => {
                 job.next_at = (now + self.retry_delay(job.attempts)).min(job.deadline);
-                host.waiting.push_back(job);
+                let slot = (job.next_at, self.next_seq());
+                host.waiting.insert(slot, job);
             }
         }
         drop(hosts);

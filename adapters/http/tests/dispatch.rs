@@ -30,6 +30,7 @@ struct Behaviour {
     seen: Vec<Seen>,
     current: usize,
     max_concurrent: usize,
+    connections: usize,
 }
 
 struct Receiver {
@@ -57,6 +58,7 @@ impl Receiver {
             while !st.load(Ordering::Relaxed) && Instant::now() < until {
                 match listener.accept() {
                     Ok((conn, _)) => {
+                        s.lock().expect("lock").connections += 1;
                         let s = s.clone();
                         std::thread::spawn(move || serve_conn(conn, &s));
                     }
@@ -227,7 +229,7 @@ fn jasmin_style_needs_ack_jasmin_in_the_body() {
 }
 
 #[test]
-fn per_host_concurrency_bound_holds() {
+fn per_host_concurrency_bound_holds_and_connections_are_reused() {
     let rx = Receiver::start(0, "ok", 30);
     let url = rx.url("/cb");
     let done = on_executor(async move || {
@@ -243,8 +245,15 @@ fn per_host_concurrency_bound_holds() {
         done.iter()
             .all(|(_, o)| matches!(o, CallbackOutcome::Acknowledged { attempts: 1 }))
     );
-    let max = rx.state.lock().expect("lock").max_concurrent;
-    assert_eq!(max, 2, "never more than the bound, and the bound is used");
+    let state = rx.state.lock().expect("lock");
+    assert_eq!(
+        state.max_concurrent, 2,
+        "never more than the bound, and the bound is used"
+    );
+    assert_eq!(
+        state.connections, 2,
+        "8 requests over 2 kept-alive connections"
+    );
 }
 
 #[test]
