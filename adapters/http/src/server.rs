@@ -293,7 +293,13 @@ async fn accept_loop<B: Backend>(listener: &TcpListener, state: &Rc<State<B>>) {
         };
         if state.active.get() >= state.config.max_connections {
             state.stats.borrow_mut().connections_refused += 1;
-            glommio::spawn_local(refuse(stream, state.config.busy_retry_after_s)).detach();
+            // Inline and time-bounded, so a flood of refusals cannot pile up tasks: a fresh
+            // socket takes these few octets at once.
+            futures_lite::future::or(
+                refuse(stream, state.config.busy_retry_after_s),
+                glommio::timer::sleep(Duration::from_millis(100)),
+            )
+            .await;
             continue;
         }
         state.active.set(state.active.get() + 1);
