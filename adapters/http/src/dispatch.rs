@@ -46,6 +46,7 @@ use hyper::{Method, Request};
 
 use crate::api::CallbackMethod;
 use crate::callback::{Acknowledgement, CallbackRequest, signature};
+use crate::time::instant_after;
 
 /// Settings of a [`Dispatcher`].
 #[derive(Debug, Clone)]
@@ -208,7 +209,7 @@ impl Dispatcher {
             request,
             target,
             attempts: 0,
-            deadline: now + Duration::from_secs(inner.config.give_up_after_s),
+            deadline: instant_after(now, Duration::from_secs(inner.config.give_up_after_s)),
             next_at: now,
         };
         match &job.target {
@@ -339,7 +340,7 @@ impl Inner {
             host.idle
                 .retain(|(_, since)| now.saturating_duration_since(*since) < idle_timeout);
             if let Some((_, since)) = host.idle.first() {
-                let expiry = *since + idle_timeout;
+                let expiry = instant_after(*since, idle_timeout);
                 earliest = Some(earliest.map_or(expiry, |e| e.min(expiry)));
             }
         }
@@ -379,7 +380,7 @@ impl Inner {
                 },
             ),
             Err(_) => {
-                job.next_at = (now + self.retry_delay(job.attempts)).min(job.deadline);
+                job.next_at = instant_after(now, self.retry_delay(job.attempts)).min(job.deadline);
                 let slot = (job.next_at, self.next_seq());
                 host.waiting.insert(slot, job);
             }

@@ -274,7 +274,10 @@ pub async fn serve<B: Backend>(listener: TcpListener, backend: Rc<B>, config: Rc
         stats: RefCell::new(RequestStats::default()),
     });
     futures_lite::future::or(accept_loop(&listener, &state), config.shutdown.wait()).await;
-    let deadline = Instant::now() + Duration::from_millis(config.drain_timeout_ms);
+    let deadline = time::instant_after(
+        Instant::now(),
+        Duration::from_millis(config.drain_timeout_ms),
+    );
     while state.active.get() > 0 && Instant::now() < deadline {
         glommio::timer::sleep(Duration::from_millis(10)).await;
     }
@@ -336,7 +339,10 @@ async fn connection<B: Backend>(stream: TcpStream, state: &Rc<State<B>>) {
     // Small answers must not wait for Nagle and the peer's delayed ACK.
     let _ = stream.set_nodelay(true);
     let timeout = Duration::from_millis(state.config.header_read_timeout_ms);
-    let deadline = Rc::new(Cell::new(Some(Instant::now() + timeout)));
+    let deadline = Rc::new(Cell::new(Some(time::instant_after(
+        Instant::now(),
+        timeout,
+    ))));
     let service_state = state.clone();
     let service_deadline = deadline.clone();
     let service = hyper::service::service_fn(move |req| {
@@ -345,7 +351,7 @@ async fn connection<B: Backend>(stream: TcpStream, state: &Rc<State<B>>) {
         async move {
             deadline.set(None);
             let answer = handle(&state, req).await;
-            deadline.set(Some(Instant::now() + timeout));
+            deadline.set(Some(time::instant_after(Instant::now(), timeout)));
             Ok::<_, Infallible>(answer)
         }
     });
