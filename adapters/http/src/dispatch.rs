@@ -145,8 +145,22 @@ struct HostState {
     idle: Vec<(Sender, Instant)>,
 }
 
+/// Counters of a dispatcher since it started.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DispatchCounters {
+    /// Callbacks acknowledged.
+    pub acknowledged: u64,
+    /// Callbacks given up.
+    pub gave_up: u64,
+    /// Attempts that failed (each retried or given up).
+    pub attempts_failed: u64,
+    /// Enqueues refused with [`DispatchFull`].
+    pub refused_full: u64,
+}
+
 struct Inner {
     config: DispatcherConfig,
+    counters: Cell<DispatchCounters>,
     hosts: RefCell<HashMap<HostKey, HostState>>,
     invalid: RefCell<VecDeque<Job>>,
     in_flight: Cell<usize>,
@@ -180,6 +194,7 @@ impl Dispatcher {
         let seed = crate::time::now_unix_ms() | 1;
         let inner = Rc::new(Inner {
             config,
+            counters: Cell::new(DispatchCounters::default()),
             hosts: RefCell::new(HashMap::new()),
             invalid: RefCell::new(VecDeque::new()),
             in_flight: Cell::new(0),
@@ -199,6 +214,7 @@ impl Dispatcher {
     pub fn enqueue(&self, token: u64, request: CallbackRequest) -> Result<(), DispatchFull> {
         let inner = &self.inner;
         if inner.held.get() >= inner.config.queue_capacity.max(1) {
+            inner.count(|c| c.refused_full += 1);
             return Err(DispatchFull);
         }
         inner.held.set(inner.held.get() + 1);
@@ -248,6 +264,62 @@ impl Dispatcher {
     pub fn held(&self) -> usize {
         self.inner.held.get()
     }
+
+    /// Counters since start.
+    pub fn counters(&self) -> DispatchCounters {
+        self.inner.counters.get()
+    }
+
+    /// Appends this dispatcher's families in Prometheus text format (the engine adds
+    /// them to its own [`Backend::render_metrics`](crate::Backend::render_metrics)).
+    pub fn render_metrics(&self, out: &mut String) {
+        use crate::metrics::{MetricKind, MetricsWriter};
+        let c = self.counters();
+        let mut w = MetricsWriter::new(out);
+        w.family(
+            "tern_callbacks_total",
+            "Callbacks finished, by outcome.",
+            MetricKind::Counter,
+        );
+        w.sample_u64(
+            "tern_callbacks_total",
+            &[("outcome", "acknowledged")],
+            c.acknowledged,
+        );
+        w.sample_u64("tern_callbacks_total", &[("outcome", "gave_up")], c.gave_up);
+        w.family(
+            "tern_callback_attempts_failed_total",
+            "Callback attempts that failed.",
+            MetricKind::Counter,
+        );
+        w.sample_u64(
+            "tern_callback_attempts_failed_total",
+            &[],
+            c.attempts_failed,
+        );
+        w.family(
+            "tern_callbacks_refused_total",
+            "Enqueues refused because the queue was full.",
+            MetricKind::Counter,
+        );
+        w.sample_u64("tern_callbacks_refused_total", &[], c.refused_full);
+        w.family(
+            "tern_callbacks_held",
+            "Callbacks held: waiting, in flight or not yet collected.",
+            MetricKind::Gauge,
+        );
+        w.sample_u64("tern_callbacks_held", &[], self.inner.held.get() as u64);
+        w.family(
+            "tern_callbacks_in_flight",
+            "Callback requests in flight.",
+            MetricKind::Gauge,
+        );
+        w.sample_u64(
+            "tern_callbacks_in_flight",
+            &[],
+            self.inner.in_flight.get() as u64,
+        );
+    }
 }
 
 impl Drop for Dispatcher {
@@ -270,7 +342,17 @@ impl Inner {
         }
     }
 
+    fn count(&self, change: impl FnOnce(&mut DispatchCounters)) {
+        let mut c = self.counters.get();
+        change(&mut c);
+        self.counters.set(c);
+    }
+
     fn complete(&self, token: u64, outcome: CallbackOutcome) {
+        match outcome {
+            CallbackOutcome::Acknowledged { .. } => self.count(|c| c.acknowledged += 1),
+            CallbackOutcome::GaveUp { .. } => self.count(|c| c.gave_up += 1),
+        }
         self.completions.borrow_mut().push_back((token, outcome));
         if let Some(w) = self.completion_waker.borrow_mut().take() {
             w.wake();
@@ -582,6 +664,7 @@ async fn attempt(inner: Rc<Inner>, key: HostKey, mut job: Job, idle: Option<Send
     job.attempts += 1;
     let (result, sender) = exchange(&inner, &key, &job, idle).await;
     if let Err(e) = &result {
+        inner.count(|c| c.attempts_failed += 1);
         tracing::debug!(token = job.token, attempt = job.attempts, error = %e, "callback attempt failed");
     }
     inner.finish(&key, job, result, sender);

@@ -73,5 +73,5 @@ pub use api::*;
 pub use callback::{
     Acknowledgement, CallbackRequest, CallbackSpecError, render_mo, render_receipt, signature,
 };
-pub use dispatch::{CallbackOutcome, DispatchFull, Dispatcher, DispatcherConfig};
+pub use dispatch::{CallbackOutcome, DispatchCounters, DispatchFull, Dispatcher, DispatcherConfig};
 pub use server::{ServerConfig, Shutdown, ShutdownWait, serve};

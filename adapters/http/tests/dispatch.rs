@@ -193,16 +193,21 @@ async fn collect(d: &Dispatcher, n: usize) -> Vec<(u64, CallbackOutcome)> {
 fn failing_receiver_is_retried_with_backoff_until_it_acknowledges() {
     let rx = Receiver::start(3, "ok", 0);
     let url = rx.url("/cb");
-    let done = on_executor(async move || {
+    let (done, counters, metrics) = on_executor(async move || {
         let d = Dispatcher::new(quick(|_| {}));
         d.enqueue(7, post(url, "{}", Acknowledgement::Status2xx))
             .expect("room");
-        collect(&d, 1).await
+        let done = collect(&d, 1).await;
+        let mut metrics = String::new();
+        d.render_metrics(&mut metrics);
+        (done, d.counters(), metrics)
     });
     assert_eq!(
         done,
         vec![(7, CallbackOutcome::Acknowledged { attempts: 4 })]
     );
+    assert_eq!((counters.acknowledged, counters.attempts_failed), (1, 3));
+    assert!(metrics.contains("tern_callbacks_total{outcome=\"acknowledged\"} 1\n"));
     assert_eq!(rx.seen().len(), 4);
 }
 
