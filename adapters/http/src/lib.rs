@@ -27,8 +27,8 @@
 //!   are `Rc`/`Cell` state of the shard; nothing here spawns a thread (DNS for callbacks
 //!   runs on glommio's blocking pool).
 //! - [`serve`] stops when [`ServerConfig::shutdown`] (a [`Shutdown`] signal) is triggered.
-//! - Callbacks are `http://` only for now (https would need rustls on glommio); an https
-//!   URL is refused by `/v1` and given up at once by the dispatcher with that reason.
+//! - Callbacks go over `http://` or `https://` (rustls, ring provider, Mozilla roots plus
+//!   configured ones; see [`dispatch`]).
 //! - [`CallbackSpec`] gained a `receipts` field so [`render_receipt`] decides from the
 //!   stored spec alone; [`Encoded`] GSM 7-bit parts are unpacked septets.
 //!
