@@ -21,6 +21,7 @@
 //! - [`dispatch`]: the per-shard [`Dispatcher`] that sends callbacks with retries.
 //! - [`metrics`]: the Prometheus text writer.
 //! - [`form`], [`time`]: percent-encoding, form parameters, RFC 3339.
+//! - [`fuzz`]: entry points for fuzz targets over every parser a peer reaches.
 //!
 //! # Decisions
 //! - One executor per shard, no `Send`: the server, its counters and the [`Dispatcher`]
@@ -61,6 +62,7 @@ pub mod callback;
 pub mod dispatch;
 pub mod encode;
 pub mod form;
+pub mod fuzz;
 pub mod io;
 pub mod jasmin;
 pub mod kannel;

@@ -105,6 +105,16 @@ proptest! {
     }
 
     #[test]
+    fn fuzz_entry_points_never_panic(bytes in request_bytes(), raw in proptest::collection::vec(any::<u8>(), 0..256)) {
+        for data in [&bytes[..], &raw[..]] {
+            tern_http::fuzz::v1_body(data);
+            tern_http::fuzz::kannel_request(data);
+            tern_http::fuzz::jasmin_request(data);
+            tern_http::fuzz::stored_and_text(data);
+        }
+    }
+
+    #[test]
     fn callback_spec_round_trips(
         url in "http://[a-z0-9.]{1,20}(:[0-9]{1,5})?/[ -~]{0,200}",
         post in any::<bool>(),
