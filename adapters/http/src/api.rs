@@ -52,7 +52,9 @@ pub struct Encoded {
     pub data_coding: u8,
     /// True when every part starts with a UDH (esm_class UDHI).
     pub udhi: bool,
-    /// Each part's short_message, UDH included, at most 140 octets (1 to 255 parts).
+    /// Each part's short_message, UDH included (1 to 255 parts): at most 140 octets, except
+    /// GSM 7-bit, which the HTTP layer writes unpacked (one septet per octet, as SMSCs expect
+    /// over SMPP with data_coding 0): at most 160 septets, header counted in septets.
     pub parts: Vec<Vec<u8>>,
 }
 

@@ -288,9 +288,13 @@ pub fn render_receipt(spec: &CallbackSpec, notice: &ReceiptNotice) -> Option<Cal
     }
 }
 
-/// Renders an MO for `spec` (MOs are always wanted where a spec exists).
-pub fn render_mo(spec: &CallbackSpec, notice: &MoNotice) -> CallbackRequest {
-    match spec.style {
+/// Renders an MO for `spec`; `None` only when the spec has no URL (MOs carry no
+/// receipt wish: a user with an MO spec wants them all).
+pub fn render_mo(spec: &CallbackSpec, notice: &MoNotice) -> Option<CallbackRequest> {
+    if spec.url.is_empty() {
+        return None;
+    }
+    Some(match spec.style {
         CallbackStyle::Kannel { .. } => {
             let url = substitute_kannel(&spec.url, &KannelValues::mo(notice));
             bare(spec.method, url, Acknowledgement::Status2xx)
@@ -312,7 +316,7 @@ pub fn render_mo(spec: &CallbackSpec, notice: &MoNotice) -> CallbackRequest {
             with_params(spec.method, &spec.url, pairs, Acknowledgement::JasminAck)
         }
         CallbackStyle::Json | CallbackStyle::Form => tern_request(spec, mo_fields(notice)),
-    }
+    })
 }
 
 type Field = (&'static str, FieldValue);
@@ -662,6 +666,51 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         assert_eq!(v["state"], "expired");
         assert_eq!(v["reference"], "r");
+    }
+
+    #[test]
+    fn mo_renders_in_each_convention() {
+        let mo = MoNotice {
+            id: "mo1".into(),
+            from: "0049171".into(),
+            to: "1234".into(),
+            text: "hi there".into(),
+            bytes: b"hi there".to_vec(),
+            data_coding: 0,
+            connector: "c".into(),
+            received_at_ms: 1_700_000_000_000,
+        };
+        let spec = |style, method| CallbackSpec {
+            url: "http://h/mo?from=%p&to=%P&kw=%k&all=%a&c=%c".into(),
+            method,
+            style,
+            receipts: ReceiptRequest::default(),
+        };
+        let kannel = render_mo(
+            &spec(CallbackStyle::Kannel { mask: 0 }, CallbackMethod::Get),
+            &mo,
+        )
+        .expect("url set");
+        assert_eq!(
+            kannel.url,
+            "http://h/mo?from=0049171&to=1234&kw=hi&all=hi%20there&c=0"
+        );
+        let jasmin = render_mo(
+            &spec(CallbackStyle::Jasmin { level: 1 }, CallbackMethod::Post),
+            &mo,
+        )
+        .expect("url set");
+        assert_eq!(jasmin.ack, Acknowledgement::JasminAck);
+        let body = String::from_utf8(jasmin.body).unwrap_or_default();
+        assert!(body.starts_with("id=mo1&from=0049171&to=1234&origin-connector=c"));
+        assert!(body.ends_with("content=hi%20there&binary=6869207468657265"));
+        let json =
+            render_mo(&spec(CallbackStyle::Json, CallbackMethod::Post), &mo).expect("url set");
+        let v: serde_json::Value = serde_json::from_slice(&json.body).unwrap_or_default();
+        assert_eq!(
+            (v["event"].as_str(), v["text"].as_str()),
+            (Some("mo"), Some("hi there"))
+        );
     }
 
     #[test]

@@ -15,7 +15,8 @@
 //!   `max_in_flight_total` overall: a slow or dead client holds only its own slots and
 //!   everyone else's callbacks keep flowing.
 //! - `request_timeout_ms` per attempt (connect, request, answer body), answer bodies read
-//!   up to `max_response_octets`, at most `max_idle_per_host` kept-alive connections.
+//!   up to `max_response_octets`, at most `max_idle_per_host` kept-alive connections per
+//!   host, each closed after `idle_timeout_ms` unused.
 //!
 //! # Retries
 //! Delay before attempt n+1 is `backoff_min_ms · 2ⁿ⁻¹`, capped at `backoff_max_ms`, then
@@ -24,14 +25,16 @@
 //! Success is a 2xx status, and for Jasmin style a body starting with `ACK/Jasmin`.
 //!
 //! # Transport
-//! `http://` only (https callbacks give up at once with a clear reason: TLS is not built
-//! in yet). hyper's `client::conn::http1` over glommio's `TcpStream`; host names are
-//! resolved on glommio's blocking pool so the shard never blocks on DNS; IP literals skip
-//! it. Each attempt is signed afresh (`t` is the send time) when a key is configured, see
+//! `http://` and `https://` (rustls with the ring provider, TLS 1.2 and 1.3, server
+//! certificates checked against the Mozilla roots of `webpki-roots` and/or the roots the
+//! configuration adds). hyper's `client::conn::http1` over glommio's `TcpStream` (inside
+//! `futures-rustls` for https); host names are resolved on glommio's blocking pool so the
+//! shard never blocks on DNS, and each resolved address (at most 4) is tried in turn; IP
+//! literals skip it. Each attempt is signed afresh (`t` is the send time) when a key is configured, see
 //! [`crate::callback::signature`].
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
@@ -45,6 +48,7 @@ use hyper::{Method, Request};
 
 use crate::api::CallbackMethod;
 use crate::callback::{Acknowledgement, CallbackRequest, signature};
+use crate::time::instant_after;
 
 /// Settings of a [`Dispatcher`].
 #[derive(Debug, Clone)]
@@ -71,6 +75,12 @@ pub struct DispatcherConfig {
     pub max_idle_per_host: usize,
     /// Largest answer body read (the rest is not needed to judge it).
     pub max_response_octets: usize,
+    /// Time after which an idle kept-alive connection is closed.
+    pub idle_timeout_ms: u64,
+    /// Trust the Mozilla root certificates (`webpki-roots`) for https callbacks.
+    pub tls_webpki_roots: bool,
+    /// More trusted root certificates (DER), e.g. a private CA of a client.
+    pub tls_extra_roots_der: Vec<Vec<u8>>,
 }
 
 impl Default for DispatcherConfig {
@@ -87,6 +97,9 @@ impl Default for DispatcherConfig {
             signing_key: None,
             max_idle_per_host: 4,
             max_response_octets: 16 * 1024,
+            idle_timeout_ms: 30_000,
+            tls_webpki_roots: true,
+            tls_extra_roots_der: Vec::new(),
         }
     }
 }
@@ -115,6 +128,7 @@ pub struct DispatchFull;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct HostKey {
+    tls: bool,
     host: String,
     port: u16,
 }
@@ -133,13 +147,31 @@ type Sender = SendRequest<Full<Bytes>>;
 
 #[derive(Default)]
 struct HostState {
-    waiting: VecDeque<Job>,
+    /// Jobs by due time (ties in enqueue order), so the due one is found in O(log n).
+    waiting: BTreeMap<(Instant, u64), Job>,
     in_flight: usize,
-    idle: Vec<Sender>,
+    /// Kept-alive connections with the time they became idle.
+    idle: Vec<(Sender, Instant)>,
+}
+
+/// Counters of a dispatcher since it started.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DispatchCounters {
+    /// Callbacks acknowledged.
+    pub acknowledged: u64,
+    /// Callbacks given up.
+    pub gave_up: u64,
+    /// Attempts that failed (each retried or given up).
+    pub attempts_failed: u64,
+    /// Enqueues refused with [`DispatchFull`].
+    pub refused_full: u64,
 }
 
 struct Inner {
     config: DispatcherConfig,
+    /// `None` when no TLS configuration could be built (https callbacks then give up).
+    tls: Option<futures_rustls::TlsConnector>,
+    counters: Cell<DispatchCounters>,
     hosts: RefCell<HashMap<HostKey, HostState>>,
     invalid: RefCell<VecDeque<Job>>,
     in_flight: Cell<usize>,
@@ -149,6 +181,7 @@ struct Inner {
     completion_waker: RefCell<Option<Waker>>,
     closed: Cell<bool>,
     rng: Cell<u64>,
+    seq: Cell<u64>,
 }
 
 /// Sends callbacks for one shard (see the module docs). Dropping it stops its driver;
@@ -170,8 +203,11 @@ impl Dispatcher {
     /// A dispatcher whose driver runs as a task on the current glommio executor.
     pub fn new(config: DispatcherConfig) -> Dispatcher {
         let seed = crate::time::now_unix_ms() | 1;
+        let tls = tls_connector(&config);
         let inner = Rc::new(Inner {
+            tls,
             config,
+            counters: Cell::new(DispatchCounters::default()),
             hosts: RefCell::new(HashMap::new()),
             invalid: RefCell::new(VecDeque::new()),
             in_flight: Cell::new(0),
@@ -181,6 +217,7 @@ impl Dispatcher {
             completion_waker: RefCell::new(None),
             closed: Cell::new(false),
             rng: Cell::new(seed),
+            seq: Cell::new(0),
         });
         glommio::spawn_local(drive(inner.clone())).detach();
         Dispatcher { inner }
@@ -190,6 +227,7 @@ impl Dispatcher {
     pub fn enqueue(&self, token: u64, request: CallbackRequest) -> Result<(), DispatchFull> {
         let inner = &self.inner;
         if inner.held.get() >= inner.config.queue_capacity.max(1) {
+            inner.count(|c| c.refused_full += 1);
             return Err(DispatchFull);
         }
         inner.held.set(inner.held.get() + 1);
@@ -200,19 +238,15 @@ impl Dispatcher {
             request,
             target,
             attempts: 0,
-            deadline: now + Duration::from_secs(inner.config.give_up_after_s),
+            deadline: instant_after(now, Duration::from_secs(inner.config.give_up_after_s)),
             next_at: now,
         };
         match &job.target {
             Ok((key, _)) => {
                 let key = key.clone();
-                inner
-                    .hosts
-                    .borrow_mut()
-                    .entry(key)
-                    .or_default()
-                    .waiting
-                    .push_back(job);
+                let slot = (job.next_at, inner.next_seq());
+                let mut hosts = inner.hosts.borrow_mut();
+                hosts.entry(key).or_default().waiting.insert(slot, job);
             }
             Err(_) => inner.invalid.borrow_mut().push_back(job),
         }
@@ -243,6 +277,62 @@ impl Dispatcher {
     pub fn held(&self) -> usize {
         self.inner.held.get()
     }
+
+    /// Counters since start.
+    pub fn counters(&self) -> DispatchCounters {
+        self.inner.counters.get()
+    }
+
+    /// Appends this dispatcher's families in Prometheus text format (the engine adds
+    /// them to its own [`Backend::render_metrics`](crate::Backend::render_metrics)).
+    pub fn render_metrics(&self, out: &mut String) {
+        use crate::metrics::{MetricKind, MetricsWriter};
+        let c = self.counters();
+        let mut w = MetricsWriter::new(out);
+        w.family(
+            "tern_callbacks_total",
+            "Callbacks finished, by outcome.",
+            MetricKind::Counter,
+        );
+        w.sample_u64(
+            "tern_callbacks_total",
+            &[("outcome", "acknowledged")],
+            c.acknowledged,
+        );
+        w.sample_u64("tern_callbacks_total", &[("outcome", "gave_up")], c.gave_up);
+        w.family(
+            "tern_callback_attempts_failed_total",
+            "Callback attempts that failed.",
+            MetricKind::Counter,
+        );
+        w.sample_u64(
+            "tern_callback_attempts_failed_total",
+            &[],
+            c.attempts_failed,
+        );
+        w.family(
+            "tern_callbacks_refused_total",
+            "Enqueues refused because the queue was full.",
+            MetricKind::Counter,
+        );
+        w.sample_u64("tern_callbacks_refused_total", &[], c.refused_full);
+        w.family(
+            "tern_callbacks_held",
+            "Callbacks held: waiting, in flight or not yet collected.",
+            MetricKind::Gauge,
+        );
+        w.sample_u64("tern_callbacks_held", &[], self.inner.held.get() as u64);
+        w.family(
+            "tern_callbacks_in_flight",
+            "Callback requests in flight.",
+            MetricKind::Gauge,
+        );
+        w.sample_u64(
+            "tern_callbacks_in_flight",
+            &[],
+            self.inner.in_flight.get() as u64,
+        );
+    }
 }
 
 impl Drop for Dispatcher {
@@ -253,13 +343,29 @@ impl Drop for Dispatcher {
 }
 
 impl Inner {
+    fn next_seq(&self) -> u64 {
+        let seq = self.seq.get();
+        self.seq.set(seq.wrapping_add(1));
+        seq
+    }
+
     fn wake_driver(&self) {
         if let Some(w) = self.driver_waker.borrow_mut().take() {
             w.wake();
         }
     }
 
+    fn count(&self, change: impl FnOnce(&mut DispatchCounters)) {
+        let mut c = self.counters.get();
+        change(&mut c);
+        self.counters.set(c);
+    }
+
     fn complete(&self, token: u64, outcome: CallbackOutcome) {
+        match outcome {
+            CallbackOutcome::Acknowledged { .. } => self.count(|c| c.acknowledged += 1),
+            CallbackOutcome::GaveUp { .. } => self.count(|c| c.gave_up += 1),
+        }
         self.completions.borrow_mut().push_back((token, outcome));
         if let Some(w) = self.completion_waker.borrow_mut().take() {
             w.wake();
@@ -306,21 +412,31 @@ impl Inner {
             while host.in_flight < self.config.max_in_flight_per_host.max(1)
                 && self.in_flight.get() < self.config.max_in_flight_total.max(1)
             {
-                // Due jobs anywhere in this host's queue: retries wait in place, so scan
-                // for the earliest rather than only the front.
-                let due = host.waiting.iter().position(|j| j.next_at <= now);
-                let Some(job) = due.and_then(|i| host.waiting.remove(i)) else {
+                let due = host
+                    .waiting
+                    .first_key_value()
+                    .is_some_and(|((at, _), _)| *at <= now);
+                let Some((_, job)) = due.then(|| host.waiting.pop_first()).flatten() else {
                     break;
                 };
                 host.in_flight += 1;
                 self.in_flight.set(self.in_flight.get() + 1);
-                let idle = host.idle.pop();
+                let idle = host.idle.pop().map(|(sender, _)| sender);
                 glommio::spawn_local(attempt(self.clone(), key.clone(), job, idle)).detach();
             }
-            if host.in_flight < self.config.max_in_flight_per_host.max(1) {
-                for job in &host.waiting {
-                    earliest = Some(earliest.map_or(job.next_at, |e| e.min(job.next_at)));
-                }
+            if host.in_flight < self.config.max_in_flight_per_host.max(1)
+                && let Some(((at, _), _)) = host.waiting.first_key_value()
+            {
+                earliest = Some(earliest.map_or(*at, |e| e.min(*at)));
+            }
+            // Idle connections are closed after idle_timeout_ms, so the sockets kept open
+            // stay bounded by the hosts called recently.
+            let idle_timeout = Duration::from_millis(self.config.idle_timeout_ms);
+            host.idle
+                .retain(|(_, since)| now.saturating_duration_since(*since) < idle_timeout);
+            if let Some((_, since)) = host.idle.first() {
+                let expiry = instant_after(*since, idle_timeout);
+                earliest = Some(earliest.map_or(expiry, |e| e.min(expiry)));
             }
         }
         hosts.retain(|_, h| !h.waiting.is_empty() || h.in_flight > 0 || !h.idle.is_empty());
@@ -341,7 +457,7 @@ impl Inner {
         if let Some(s) = sender
             && host.idle.len() < self.config.max_idle_per_host
         {
-            host.idle.push(s);
+            host.idle.push((s, Instant::now()));
         }
         let now = Instant::now();
         match result {
@@ -359,13 +475,38 @@ impl Inner {
                 },
             ),
             Err(_) => {
-                job.next_at = (now + self.retry_delay(job.attempts)).min(job.deadline);
-                host.waiting.push_back(job);
+                job.next_at = instant_after(now, self.retry_delay(job.attempts)).min(job.deadline);
+                let slot = (job.next_at, self.next_seq());
+                host.waiting.insert(slot, job);
             }
         }
         drop(hosts);
         self.wake_driver();
     }
+}
+
+fn tls_connector(config: &DispatcherConfig) -> Option<futures_rustls::TlsConnector> {
+    use futures_rustls::rustls;
+    let mut roots = rustls::RootCertStore::empty();
+    if config.tls_webpki_roots {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    for der in &config.tls_extra_roots_der {
+        let cert = rustls::pki_types::CertificateDer::from(der.clone());
+        if let Err(e) = roots.add(cert) {
+            tracing::warn!(error = %e, "an extra TLS root certificate was refused");
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tracing::warn!(error = %e, "no TLS for callbacks"))
+        .ok()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Some(futures_rustls::TlsConnector::from(std::sync::Arc::new(
+        client,
+    )))
 }
 
 async fn drive(inner: Rc<Inner>) {
@@ -394,19 +535,21 @@ async fn drive(inner: Rc<Inner>) {
     }
 }
 
-/// `http://host[:port]/path?query` → host key and origin-form target.
+/// `http[s]://host[:port]/path?query` → host key and origin-form target.
 fn parse_target(url: &str) -> Result<(HostKey, String), String> {
     if url.len() > crate::callback::MAX_URL_OCTETS {
         return Err("callback url too long".into());
     }
     let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
-    if lower.starts_with("https://") {
-        return Err("https callbacks are not supported (no TLS built in)".into());
-    }
-    let rest = url
-        .get(7..)
-        .filter(|_| lower.starts_with("http://"))
-        .ok_or_else(|| format!("not an http:// url: {url}"))?;
+    let (tls, rest) = if lower.starts_with("https://") {
+        (true, url.get(8..))
+    } else if lower.starts_with("http://") {
+        (false, url.get(7..))
+    } else {
+        (false, None)
+    };
+    let rest = rest.ok_or_else(|| format!("not an http:// or https:// url: {url}"))?;
+    let default_port = if tls { 443 } else { 80 };
     let split = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(split);
     let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
@@ -418,11 +561,11 @@ fn parse_target(url: &str) -> Result<(HostKey, String), String> {
                 .map(str::parse::<u16>)
                 .transpose()
                 .map_err(|_| "bad port")?;
-            (h.to_owned(), port.unwrap_or(80))
+            (h.to_owned(), port.unwrap_or(default_port))
         }
         None => match authority.rsplit_once(':') {
             Some((h, p)) => (h.to_owned(), p.parse::<u16>().map_err(|_| "bad port")?),
-            None => (authority.to_owned(), 80),
+            None => (authority.to_owned(), default_port),
         },
     };
     if host.is_empty() {
@@ -435,35 +578,75 @@ fn parse_target(url: &str) -> Result<(HostKey, String), String> {
     } else {
         path.to_owned()
     };
-    Ok((HostKey { host, port }, path))
+    Ok((HostKey { tls, host, port }, path))
 }
 
-async fn resolve(key: &HostKey) -> Result<SocketAddr, String> {
+/// Most addresses of one host name tried per attempt.
+const MAX_ADDRESSES: usize = 4;
+
+async fn resolve(key: &HostKey) -> Result<Vec<SocketAddr>, String> {
     if let Ok(ip) = key.host.parse::<std::net::IpAddr>() {
-        return Ok(SocketAddr::new(ip, key.port));
+        return Ok(vec![SocketAddr::new(ip, key.port)]);
     }
     let target = (key.host.clone(), key.port);
-    glommio::executor()
-        .spawn_blocking(move || target.to_socket_addrs().map(|mut a| a.next()))
+    let addrs: Vec<SocketAddr> = glommio::executor()
+        .spawn_blocking(move || {
+            target
+                .to_socket_addrs()
+                .map(|a| a.take(MAX_ADDRESSES).collect())
+        })
         .await
-        .map_err(|e| format!("resolve {}: {e}", key.host))?
-        .ok_or_else(|| format!("resolve {}: no address", key.host))
+        .map_err(|e| format!("resolve {}: {e}", key.host))?;
+    if addrs.is_empty() {
+        return Err(format!("resolve {}: no address", key.host));
+    }
+    Ok(addrs)
 }
 
-async fn connect(key: &HostKey, timeout: Duration) -> Result<Sender, String> {
-    let addr = resolve(key).await?;
-    let stream = glommio::net::TcpStream::connect_timeout(addr, timeout)
+async fn connect_tcp(key: &HostKey, timeout: Duration) -> Result<glommio::net::TcpStream, String> {
+    let mut last_error = String::new();
+    for addr in resolve(key).await? {
+        match glommio::net::TcpStream::connect_timeout(addr, timeout).await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(e) => last_error = format!("connect {addr}: {e}"),
+        }
+    }
+    Err(last_error)
+}
+
+async fn handshake<S>(io: S, key: &HostKey) -> Result<Sender, String>
+where
+    S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(crate::io::HyperStream::new(io))
         .await
-        .map_err(|e| format!("connect {addr}: {e}"))?;
-    let _ = stream.set_nodelay(true);
-    let (sender, conn) = hyper::client::conn::http1::handshake(crate::io::HyperStream::new(stream))
-        .await
-        .map_err(|e| format!("handshake {addr}: {e}"))?;
+        .map_err(|e| format!("http handshake with {}: {e}", key.host))?;
     glommio::spawn_local(async move {
         let _ = conn.await;
     })
     .detach();
     Ok(sender)
+}
+
+async fn connect(inner: &Inner, key: &HostKey, timeout: Duration) -> Result<Sender, String> {
+    let stream = connect_tcp(key, timeout).await?;
+    if !key.tls {
+        return handshake(stream, key).await;
+    }
+    let connector = inner
+        .tls
+        .as_ref()
+        .ok_or("https callbacks: TLS is not available")?;
+    let name = futures_rustls::rustls::pki_types::ServerName::try_from(key.host.clone())
+        .map_err(|e| format!("tls name {}: {e}", key.host))?;
+    let tls = connector
+        .connect(name, stream)
+        .await
+        .map_err(|e| format!("tls handshake with {}: {e}", key.host))?;
+    handshake(tls, key).await
 }
 
 fn build_request(
@@ -479,7 +662,8 @@ fn build_request(
     let mut req = Request::new(Full::new(Bytes::from(request.body.clone())));
     *req.method_mut() = method;
     *req.uri_mut() = path.parse().map_err(|e| format!("bad url path: {e}"))?;
-    let host = if key.port == 80 {
+    let default_port = if key.tls { 443 } else { 80 };
+    let host = if key.port == default_port {
         key.host.clone()
     } else {
         format!("{}:{}", key.host, key.port)
@@ -521,7 +705,7 @@ async fn exchange(
         };
         let mut sender = match reused {
             Some(s) => s,
-            None => connect(key, timeout).await?,
+            None => connect(inner, key, timeout).await?,
         };
         let req = build_request(inner, key, path, &job.request)?;
         let resp = sender
@@ -560,6 +744,7 @@ async fn attempt(inner: Rc<Inner>, key: HostKey, mut job: Job, idle: Option<Send
     job.attempts += 1;
     let (result, sender) = exchange(&inner, &key, &job, idle).await;
     if let Err(e) = &result {
+        inner.count(|c| c.attempts_failed += 1);
         tracing::debug!(token = job.token, attempt = job.attempts, error = %e, "callback attempt failed");
     }
     inner.finish(&key, job, result, sender);
@@ -578,7 +763,7 @@ mod tests {
             Ok(("127.0.0.1".into(), 8080, "/".into()))
         );
         assert_eq!(t("http://[::1]:81?a"), Ok(("::1".into(), 81, "/?a".into())));
-        assert!(t("https://h/").is_err());
+        assert_eq!(t("https://h/"), Ok(("h".into(), 443, "/".into())));
         assert!(t("ftp://h/").is_err());
         assert!(t("http://:80/").is_err());
         assert!(t("http://h:99999/").is_err());

@@ -1,4 +1,5 @@
-//! The adapter between glommio's `TcpStream` and hyper's `rt::{Read, Write}` (no tokio).
+//! The adapter between glommio's `TcpStream` (or a TLS stream over it) and hyper's
+//! `rt::{Read, Write}` (no tokio).
 //!
 //! Reads go through a small owned scratch buffer and `ReadBufCursor::put_slice`: one copy
 //! per read, and no `unsafe` to hand hyper's uninitialised buffer to the socket. The DESIGN
@@ -15,16 +16,16 @@ use hyper::rt::ReadBufCursor;
 /// Octets read from the socket at most per call.
 pub const READ_CHUNK_OCTETS: usize = 16 * 1024;
 
-/// A glommio TCP stream as a hyper IO object.
+/// A `futures-io` stream (glommio's `TcpStream` by default) as a hyper IO object.
 #[derive(Debug)]
-pub struct HyperStream {
-    stream: TcpStream,
+pub struct HyperStream<S = TcpStream> {
+    stream: S,
     scratch: Vec<u8>,
 }
 
-impl HyperStream {
+impl<S> HyperStream<S> {
     /// Wraps `stream`.
-    pub fn new(stream: TcpStream) -> HyperStream {
+    pub fn new(stream: S) -> HyperStream<S> {
         HyperStream {
             stream,
             scratch: vec![0; READ_CHUNK_OCTETS],
@@ -32,7 +33,7 @@ impl HyperStream {
     }
 }
 
-impl hyper::rt::Read for HyperStream {
+impl<S: AsyncRead + Unpin> hyper::rt::Read for HyperStream<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -56,7 +57,7 @@ impl hyper::rt::Read for HyperStream {
     }
 }
 
-impl hyper::rt::Write for HyperStream {
+impl<S: AsyncWrite + Unpin> hyper::rt::Write for HyperStream<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -96,7 +96,11 @@ pub fn params_from_json(body: &[u8]) -> Result<Params, JasminReject> {
 fn matches(field: &str, value: &str) -> bool {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     match field {
-        "to" => digits(value.strip_prefix('+').unwrap_or(value)),
+        // Jasmin's pattern is unbounded; a longer number than E.164 allows is refused here.
+        "to" => {
+            let number = value.strip_prefix('+').unwrap_or(value);
+            digits(number) && number.len() <= crate::v1::MAX_ADDRESS_CHARS
+        }
         "coding" => matches!(
             value,
             "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "10" | "13" | "14"
@@ -216,7 +220,7 @@ fn content(params: &Params, coding: u8, next_ref: &Cell<u8>) -> Result<Encoded, 
     let text = if let Some(hex) = params.text("hex-content") {
         let octets = form::hex_decode(&hex)
             .ok_or_else(|| bad(format!("Invalid hex-content data: '{hex}'")))?;
-        if coding == 8 && octets.len() % 2 == 0 {
+        if coding == 8 && octets.len().is_multiple_of(2) {
             EncodedText::from_units(Encoding::Ucs2, octets)
         } else {
             EncodedText::binary(octets)

@@ -21,6 +21,40 @@
 //! - [`dispatch`]: the per-shard [`Dispatcher`] that sends callbacks with retries.
 //! - [`metrics`]: the Prometheus text writer.
 //! - [`form`], [`time`]: percent-encoding, form parameters, RFC 3339.
+//! - [`fuzz`]: entry points for fuzz targets over every parser a peer reaches.
+//!
+//! # Decisions
+//! - One executor per shard, no `Send`: the server, its counters and the [`Dispatcher`]
+//!   are `Rc`/`Cell` state of the shard; nothing here spawns a thread (DNS for callbacks
+//!   runs on glommio's blocking pool).
+//! - [`serve`] stops when [`ServerConfig::shutdown`] (a [`Shutdown`] signal) is triggered.
+//! - Callbacks go over `http://` or `https://` (rustls, ring provider, Mozilla roots plus
+//!   configured ones; see [`dispatch`]).
+//! - [`CallbackSpec`] gained a `receipts` field so [`render_receipt`] decides from the
+//!   stored spec alone; [`Encoded`] GSM 7-bit parts are unpacked septets.
+//!
+//! # Figures
+//! HTTP layer alone (in-memory backend, one shard, release build), `ab` 2.3 with 32
+//! keep-alive connections on the same 2-vCPU VM, shared with other builds (load average
+//! 3.3–4.8), so the spread is wide and the numbers are floors rather than capacity:
+//!
+//! | request                                         | requests/s      |
+//! |-------------------------------------------------|-----------------|
+//! | `GET /health`                                   | 49k – 113k      |
+//! | `POST /v1/messages` (JSON, Basic auth, GSM text)| 25k – 80k       |
+//! | `GET /cgi-bin/sendsms?…` (Kannel)               | 36k – 71k       |
+//! | `GET /send?…` (Jasmin)                          | 35k – 49k       |
+//!
+//! ```text
+//! cargo build --release -p tern-http --example http_load_target
+//! target/release/examples/http_load_target 127.0.0.1:18080 &
+//! ab -q -k -c 32 -n 100000 http://127.0.0.1:18080/health
+//! ab -q -k -c 32 -n 100000 -p msg.json -T application/json \
+//!    -H "Authorization: Basic YWxpY2U6c2VjcmV0" http://127.0.0.1:18080/v1/messages
+//! ab -q -k -c 32 -n 100000 "http://127.0.0.1:18080/cgi-bin/sendsms?username=a&password=b&from=123&to=4915112345&text=Hello+world"
+//! ab -q -k -c 32 -n 100000 "http://127.0.0.1:18080/send?username=a&password=b&to=4915112345&content=Hello+world"
+//! ```
+//! with `msg.json` = `{"to":"+4915112345","from":"Tern","text":"Hello from the load test"}`.
 #![warn(missing_docs)]
 
 pub mod api;
@@ -28,6 +62,7 @@ pub mod callback;
 pub mod dispatch;
 pub mod encode;
 pub mod form;
+pub mod fuzz;
 pub mod io;
 pub mod jasmin;
 pub mod kannel;
@@ -40,5 +75,5 @@ pub use api::*;
 pub use callback::{
     Acknowledgement, CallbackRequest, CallbackSpecError, render_mo, render_receipt, signature,
 };
-pub use dispatch::{CallbackOutcome, DispatchFull, Dispatcher, DispatcherConfig};
-pub use server::{ServerConfig, Shutdown, serve};
+pub use dispatch::{CallbackOutcome, DispatchCounters, DispatchFull, Dispatcher, DispatcherConfig};
+pub use server::{ServerConfig, Shutdown, ShutdownWait, serve};

@@ -24,10 +24,10 @@
 //! [`crate::kannel`], [`crate::jasmin`]).
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -106,7 +106,10 @@ pub struct Shutdown {
 #[derive(Debug, Default)]
 struct ShutdownInner {
     fired: Cell<bool>,
-    wakers: RefCell<Vec<Waker>>,
+    next_waiter: Cell<u64>,
+    /// One entry per pending [`Shutdown::wait`] future, removed when it is dropped, so the
+    /// map holds at most the live connections plus the accept loop.
+    wakers: RefCell<HashMap<u64, Waker>>,
 }
 
 impl Shutdown {
@@ -118,7 +121,14 @@ impl Shutdown {
     /// Fires the signal and wakes every waiter.
     pub fn trigger(&self) {
         self.inner.fired.set(true);
-        for w in self.inner.wakers.borrow_mut().drain(..) {
+        let wakers: Vec<Waker> = self
+            .inner
+            .wakers
+            .borrow_mut()
+            .drain()
+            .map(|(_, w)| w)
+            .collect();
+        for w in wakers {
             w.wake();
         }
     }
@@ -129,19 +139,41 @@ impl Shutdown {
     }
 
     /// Completes once the signal fires.
-    pub fn wait(&self) -> impl Future<Output = ()> + '_ {
-        std::future::poll_fn(move |cx: &mut Context<'_>| {
-            if self.inner.fired.get() {
-                return Poll::Ready(());
-            }
-            let mut wakers = self.inner.wakers.borrow_mut();
-            // One waker per waiting connection at most: the set is bounded by
-            // max_connections plus the accept loop; replace a stale one of the same task.
-            if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
-                wakers.push(cx.waker().clone());
-            }
-            Poll::Pending
-        })
+    pub fn wait(&self) -> ShutdownWait {
+        let id = self.inner.next_waiter.get();
+        self.inner.next_waiter.set(id.wrapping_add(1));
+        ShutdownWait {
+            inner: self.inner.clone(),
+            id,
+        }
+    }
+}
+
+/// The future of [`Shutdown::wait`].
+#[derive(Debug)]
+pub struct ShutdownWait {
+    inner: Rc<ShutdownInner>,
+    id: u64,
+}
+
+impl Future for ShutdownWait {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.inner.fired.get() {
+            return Poll::Ready(());
+        }
+        self.inner
+            .wakers
+            .borrow_mut()
+            .insert(self.id, cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl Drop for ShutdownWait {
+    fn drop(&mut self) {
+        self.inner.wakers.borrow_mut().remove(&self.id);
     }
 }
 
@@ -242,7 +274,10 @@ pub async fn serve<B: Backend>(listener: TcpListener, backend: Rc<B>, config: Rc
         stats: RefCell::new(RequestStats::default()),
     });
     futures_lite::future::or(accept_loop(&listener, &state), config.shutdown.wait()).await;
-    let deadline = Instant::now() + Duration::from_millis(config.drain_timeout_ms);
+    let deadline = time::instant_after(
+        Instant::now(),
+        Duration::from_millis(config.drain_timeout_ms),
+    );
     while state.active.get() > 0 && Instant::now() < deadline {
         glommio::timer::sleep(Duration::from_millis(10)).await;
     }
@@ -261,7 +296,13 @@ async fn accept_loop<B: Backend>(listener: &TcpListener, state: &Rc<State<B>>) {
         };
         if state.active.get() >= state.config.max_connections {
             state.stats.borrow_mut().connections_refused += 1;
-            glommio::spawn_local(refuse(stream, state.config.busy_retry_after_s)).detach();
+            // Inline and time-bounded, so a flood of refusals cannot pile up tasks: a fresh
+            // socket takes these few octets at once.
+            futures_lite::future::or(
+                refuse(stream, state.config.busy_retry_after_s),
+                glommio::timer::sleep(Duration::from_millis(100)),
+            )
+            .await;
             continue;
         }
         state.active.set(state.active.get() + 1);
@@ -298,7 +339,10 @@ async fn connection<B: Backend>(stream: TcpStream, state: &Rc<State<B>>) {
     // Small answers must not wait for Nagle and the peer's delayed ACK.
     let _ = stream.set_nodelay(true);
     let timeout = Duration::from_millis(state.config.header_read_timeout_ms);
-    let deadline = Rc::new(Cell::new(Some(Instant::now() + timeout)));
+    let deadline = Rc::new(Cell::new(Some(time::instant_after(
+        Instant::now(),
+        timeout,
+    ))));
     let service_state = state.clone();
     let service_deadline = deadline.clone();
     let service = hyper::service::service_fn(move |req| {
@@ -307,7 +351,7 @@ async fn connection<B: Backend>(stream: TcpStream, state: &Rc<State<B>>) {
         async move {
             deadline.set(None);
             let answer = handle(&state, req).await;
-            deadline.set(Some(Instant::now() + timeout));
+            deadline.set(Some(time::instant_after(Instant::now(), timeout)));
             Ok::<_, Infallible>(answer)
         }
     });

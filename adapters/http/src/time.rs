@@ -176,6 +176,15 @@ pub fn now_unix_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// `at + by`, or a year after `at` when a configured duration is too large to add (an
+/// `Instant` overflow would panic).
+pub fn instant_after(at: std::time::Instant, by: std::time::Duration) -> std::time::Instant {
+    const YEAR: std::time::Duration = std::time::Duration::from_secs(365 * 86_400);
+    at.checked_add(by)
+        .or_else(|| at.checked_add(YEAR))
+        .unwrap_or(at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -361,15 +361,16 @@ fn callback(
     Ok((Some(spec), receipts))
 }
 
-/// Checks a callback URL: `http://` (or `https://`, sent only once TLS is built in), at
-/// most [`MAX_URL_OCTETS`], a host present.
+/// Checks a callback URL: `http://` or `https://`, at most [`MAX_URL_OCTETS`], a host
+/// present, no spaces.
 pub fn check_callback_url(url: &str) -> Result<(), &'static str> {
     if url.len() > MAX_URL_OCTETS {
         return Err("must be at most 2048 octets");
     }
     let rest = url
         .strip_prefix("http://")
-        .ok_or("must be an http:// URL (https is not supported yet)")?;
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or("must be an http:// or https:// URL")?;
     let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     if rest.get(..host_end).is_none_or(str::is_empty) || url.chars().any(char::is_whitespace) {
         return Err("must name a host and hold no spaces");

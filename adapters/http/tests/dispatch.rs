@@ -1,7 +1,8 @@
-//! The Dispatcher against a real receiver (std TcpListener, a thread per connection).
+//! The Dispatcher against a real receiver (std TcpListener, a thread per connection,
+//! optionally behind rustls with a self-signed certificate).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -30,6 +31,7 @@ struct Behaviour {
     seen: Vec<Seen>,
     current: usize,
     max_concurrent: usize,
+    connections: usize,
 }
 
 struct Receiver {
@@ -38,8 +40,19 @@ struct Receiver {
     stop: Arc<AtomicBool>,
 }
 
+type TlsConfig = Arc<futures_rustls::rustls::ServerConfig>;
+
 impl Receiver {
     fn start(fail_first: usize, ok_body: &str, delay_ms: u64) -> Receiver {
+        Receiver::start_with(fail_first, ok_body, delay_ms, None)
+    }
+
+    fn start_with(
+        fail_first: usize,
+        ok_body: &str,
+        delay_ms: u64,
+        tls: Option<TlsConfig>,
+    ) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("addr");
@@ -57,8 +70,25 @@ impl Receiver {
             while !st.load(Ordering::Relaxed) && Instant::now() < until {
                 match listener.accept() {
                     Ok((conn, _)) => {
+                        s.lock().expect("lock").connections += 1;
                         let s = s.clone();
-                        std::thread::spawn(move || serve_conn(conn, &s));
+                        let tls = tls.clone();
+                        std::thread::spawn(move || {
+                            conn.set_read_timeout(Some(Duration::from_secs(10)))
+                                .expect("timeout");
+                            match tls {
+                                None => serve_conn(conn, &s),
+                                Some(cfg) => {
+                                    let session =
+                                        futures_rustls::rustls::ServerConnection::new(cfg)
+                                            .expect("tls session");
+                                    serve_conn(
+                                        futures_rustls::rustls::StreamOwned::new(session, conn),
+                                        &s,
+                                    );
+                                }
+                            }
+                        });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
@@ -82,10 +112,7 @@ impl Drop for Receiver {
     }
 }
 
-fn serve_conn(conn: TcpStream, state: &Arc<Mutex<Behaviour>>) {
-    conn.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let mut writer = conn.try_clone().expect("clone");
+fn serve_conn<S: Read + Write>(conn: S, state: &Arc<Mutex<Behaviour>>) {
     let mut reader = BufReader::new(conn);
     for _ in 0..1000 {
         let mut line = String::new();
@@ -143,7 +170,7 @@ fn serve_conn(conn: TcpStream, state: &Arc<Mutex<Behaviour>>) {
             "HTTP/1.1 {status}\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
-        if writer.write_all(answer.as_bytes()).is_err() {
+        if reader.get_mut().write_all(answer.as_bytes()).is_err() {
             return;
         }
     }
@@ -191,16 +218,21 @@ async fn collect(d: &Dispatcher, n: usize) -> Vec<(u64, CallbackOutcome)> {
 fn failing_receiver_is_retried_with_backoff_until_it_acknowledges() {
     let rx = Receiver::start(3, "ok", 0);
     let url = rx.url("/cb");
-    let done = on_executor(async move || {
+    let (done, counters, metrics) = on_executor(async move || {
         let d = Dispatcher::new(quick(|_| {}));
         d.enqueue(7, post(url, "{}", Acknowledgement::Status2xx))
             .expect("room");
-        collect(&d, 1).await
+        let done = collect(&d, 1).await;
+        let mut metrics = String::new();
+        d.render_metrics(&mut metrics);
+        (done, d.counters(), metrics)
     });
     assert_eq!(
         done,
         vec![(7, CallbackOutcome::Acknowledged { attempts: 4 })]
     );
+    assert_eq!((counters.acknowledged, counters.attempts_failed), (1, 3));
+    assert!(metrics.contains("tern_callbacks_total{outcome=\"acknowledged\"} 1\n"));
     assert_eq!(rx.seen().len(), 4);
 }
 
@@ -227,7 +259,7 @@ fn jasmin_style_needs_ack_jasmin_in_the_body() {
 }
 
 #[test]
-fn per_host_concurrency_bound_holds() {
+fn per_host_concurrency_bound_holds_and_connections_are_reused() {
     let rx = Receiver::start(0, "ok", 30);
     let url = rx.url("/cb");
     let done = on_executor(async move || {
@@ -243,8 +275,15 @@ fn per_host_concurrency_bound_holds() {
         done.iter()
             .all(|(_, o)| matches!(o, CallbackOutcome::Acknowledged { attempts: 1 }))
     );
-    let max = rx.state.lock().expect("lock").max_concurrent;
-    assert_eq!(max, 2, "never more than the bound, and the bound is used");
+    let state = rx.state.lock().expect("lock");
+    assert_eq!(
+        state.max_concurrent, 2,
+        "never more than the bound, and the bound is used"
+    );
+    assert_eq!(
+        state.connections, 2,
+        "8 requests over 2 kept-alive connections"
+    );
 }
 
 #[test]
@@ -308,16 +347,16 @@ fn a_callback_that_keeps_failing_is_given_up_after_the_configured_time() {
 fn queue_is_bounded_and_a_taken_completion_frees_its_slot() {
     on_executor(async move || {
         let d = Dispatcher::new(quick(|c| c.queue_capacity = 1));
-        let https = || post("https://127.0.0.1/x".into(), "", Acknowledgement::Status2xx);
-        d.enqueue(1, https()).expect("room");
-        assert_eq!(d.enqueue(2, https()), Err(DispatchFull));
+        let unusable = || post("ftp://127.0.0.1/x".into(), "", Acknowledgement::Status2xx);
+        d.enqueue(1, unusable()).expect("room");
+        assert_eq!(d.enqueue(2, unusable()), Err(DispatchFull));
         let (token, outcome) = d.next_completion().await;
         assert_eq!(token, 1);
         assert!(matches!(
             outcome,
             CallbackOutcome::GaveUp { attempts: 0, .. }
         ));
-        d.enqueue(2, https()).expect("room again");
+        d.enqueue(2, unusable()).expect("room again");
     });
 }
 
@@ -384,5 +423,61 @@ fn kannel_placeholders_arrive_substituted_and_escaped() {
     assert_eq!(
         seen[0].target,
         "/dlr?type=1&id=m-1&smsc=smsc%20one&answer=id%3Aa1%20stat%3ADELIVRD%20err%3A000&to=%2B4915112345&ts=1700000005"
+    );
+}
+
+#[test]
+fn https_callbacks_check_the_certificate_and_are_acknowledged() {
+    use futures_rustls::rustls;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
+    let cert_der = certified.cert.der().to_vec();
+    let key_der = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(cert_der.clone())],
+            PrivateKeyDer::Pkcs8(key_der),
+        )
+        .expect("server config");
+    let rx = Receiver::start_with(0, "ok", 0, Some(Arc::new(server)));
+    // "localhost" may resolve to ::1 first; the receiver listens on 127.0.0.1 only.
+    let url = format!("https://localhost:{}/secure", rx.addr.port());
+    let (trusted, untrusted) = on_executor(async move || {
+        let d = Dispatcher::new(quick(|c| {
+            c.tls_webpki_roots = false;
+            c.tls_extra_roots_der = vec![cert_der];
+        }));
+        d.enqueue(1, post(url.clone(), "{}", Acknowledgement::Status2xx))
+            .expect("room");
+        let trusted = collect(&d, 1).await;
+        let strict = Dispatcher::new(quick(|c| c.give_up_after_s = 0));
+        strict
+            .enqueue(2, post(url, "{}", Acknowledgement::Status2xx))
+            .expect("room");
+        (trusted, collect(&strict, 1).await)
+    });
+    assert_eq!(
+        trusted,
+        vec![(1, CallbackOutcome::Acknowledged { attempts: 1 })]
+    );
+    match untrusted.as_slice() {
+        [(2, CallbackOutcome::GaveUp { last_error, .. })] => {
+            assert!(last_error.contains("tls"), "{last_error}")
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let seen = rx.seen();
+    assert_eq!(
+        seen.len(),
+        1,
+        "the untrusting dispatcher never sent its request"
+    );
+    assert_eq!(
+        (seen[0].method.as_str(), seen[0].target.as_str()),
+        ("POST", "/secure")
     );
 }

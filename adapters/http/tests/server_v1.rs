@@ -7,7 +7,10 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use common::{ALICE, TestServer, reply};
-use tern_http::{Refusal, jasmin, v1};
+use tern_http::{
+    CallbackMethod, CallbackSpec, CallbackStyle, ReceiptNotice, ReceiptRequest, ReceiptState,
+    Refusal, jasmin, render_receipt, v1,
+};
 
 fn post_json(server: &TestServer, path: &str, auth: &str, body: &str) -> common::Reply {
     reply(
@@ -393,6 +396,61 @@ fn openapi_names_only_routes_and_fields_that_exist() {
     }
     assert_eq!(jasmin_params.len(), jasmin::fields().len());
     assert!(doc["paths"]["/v1/messages"]["post"]["callbacks"]["receipt"].is_object());
+
+    // The documented shapes are the ones produced.
+    let schema_keys = |name: &str| -> Vec<String> {
+        let mut keys: Vec<String> = doc["components"]["schemas"][name]["properties"]
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        keys.sort();
+        keys
+    };
+    let object_keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut keys: Vec<String> = v
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        keys.sort();
+        keys
+    };
+    let status = reply(
+        ureq::get(&server.url("/v1/messages/m1"))
+            .set("Authorization", ALICE)
+            .call(),
+    )
+    .json();
+    assert_eq!(object_keys(&status), schema_keys("Status"));
+    let health = reply(ureq::get(&server.url("/health")).call()).json();
+    assert_eq!(object_keys(&health), schema_keys("Health"));
+    let spec = CallbackSpec {
+        url: "http://h/cb".into(),
+        method: CallbackMethod::Post,
+        style: CallbackStyle::Json,
+        receipts: ReceiptRequest {
+            on_success: true,
+            on_failure: true,
+            intermediate: true,
+        },
+    };
+    let notice = ReceiptNotice {
+        id: "m1".into(),
+        user: "alice".into(),
+        to: "1".into(),
+        from: "T".into(),
+        client_ref: None,
+        state: ReceiptState::Delivered,
+        error: 0,
+        smsc_id: None,
+        connector: "c".into(),
+        submitted_at_ms: 0,
+        done_at_ms: 0,
+        parts: 1,
+        receipt_text: String::new(),
+    };
+    let receipt = render_receipt(&spec, &notice).expect("wanted");
+    let body: serde_json::Value = serde_json::from_slice(&receipt.body).expect("JSON receipt");
+    assert_eq!(object_keys(&body), schema_keys("Receipt"));
 }
 
 #[test]

@@ -140,8 +140,10 @@ impl TestServer {
                 let listener = glommio::net::TcpListener::bind("127.0.0.1:0").expect("bind");
                 tx.send(listener.local_addr().expect("addr"))
                     .expect("send addr");
-                let mut config = ServerConfig::default();
-                config.drain_timeout_ms = 200;
+                let mut config = ServerConfig {
+                    drain_timeout_ms: 200,
+                    ..ServerConfig::default()
+                };
                 tune(&mut config);
                 let shutdown = config.shutdown.clone();
                 glommio::spawn_local(async move {
