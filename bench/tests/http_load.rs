@@ -354,6 +354,25 @@ fn a_dropped_connection_counts_its_pipeline_as_errors_and_reconnects() {
 }
 
 #[test]
+fn open_loop_runs_paced_for_a_duration_and_every_answer_is_counted() {
+    let server = start(Behaviour::default());
+    let mut c = config(&server);
+    c.count = None;
+    c.duration_s = Some(0.3);
+    c.rate = 2000.0;
+    c.connections = 2;
+    c.receipts = true;
+    let report = http::run(c).unwrap();
+    assert!(report.messages_sent > 0);
+    assert_eq!(report.accepted, report.messages_sent);
+    assert_eq!(report.accepted, load(&server.tally.accepted));
+    assert_eq!(
+        report.callbacks_matched + report.callbacks_missing,
+        report.accepted
+    );
+}
+
+#[test]
 fn an_unreachable_target_ends_the_run_with_connect_failures() {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()

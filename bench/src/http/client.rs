@@ -175,7 +175,13 @@ impl Sender {
             return Next::Done;
         }
         let intended = match self.period {
-            Some(_) if self.next_intended > now => return Next::At(self.next_intended),
+            Some(_) if self.next_intended > now => {
+                // Wake at the end of the run too, not a whole period after it.
+                let at = self
+                    .send_until
+                    .map_or(self.next_intended, |until| until.min(self.next_intended));
+                return Next::At(at);
+            }
             Some(_) => self.next_intended,
             None => now,
         };
@@ -381,10 +387,11 @@ impl Pump {
         }
         let mut progress = self.flush(cx)?;
         progress |= self.read(cx, sender, now)?;
+        progress |= self.produce(sender, now);
+        // After `produce`: it is what notices that the run's time is up.
         if sender.quota == 0 && self.inflight.is_empty() && self.written >= self.out.len() {
             return Err(ConnEnd::Finished);
         }
-        progress |= self.produce(sender, now);
         Ok(progress)
     }
 
