@@ -79,6 +79,8 @@ def check_binary(tern: Path, scenario: Scenario) -> None:
                 f"tern {' '.join(sub)} not available in this build "
                 f"(`{tern} {' '.join(sub)} --help` failed)"
             )
+    if scenario.client == "http" and "--http-listen" not in (helps.get("gateway") or ""):
+        raise Unavailable("tern run does not serve HTTP in this build (no --http-listen)")
     for role in roles:
         known = set(re.findall(r"--([a-z0-9][a-z0-9-]*)", helps[role]))
         for run in scenario.runs:

@@ -82,6 +82,15 @@ class RunnerTest(unittest.TestCase):
             with self.assertRaisesRegex(runner.Unavailable, "tern bench http not available"):
                 runner.check_binary(script(d, NO_BENCH_HTTP), spec)
 
+    def test_http_scenario_fails_fast_when_tern_run_has_no_http_listen(self):
+        with tempfile.TemporaryDirectory() as d:
+            text = NO_BENCH_HTTP.replace(' --http-listen"', '"').replace(
+                '"bench smpp")', '"bench http") echo "--target"; exit 0 ;;\n  "bench smpp")'
+            )
+            spec = scenario.load(PERF_DIR / "scenarios" / "http-e2e.toml", quick=True)
+            with self.assertRaisesRegex(runner.Unavailable, "does not serve HTTP"):
+                runner.check_binary(script(d, text), spec)
+
     def test_http_load_command_targets_the_gateway_api_with_a_callback_receiver(self):
         spec = scenario.load(PERF_DIR / "scenarios" / "http-e2e.toml", quick=False)
         run = {r.name: r for r in spec.runs}["batch10-closed"]
