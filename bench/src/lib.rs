@@ -1,5 +1,6 @@
-//! Bench suite: the SMSC simulator (`tern smsc-sim`) and the SMPP load generator
-//! (`tern bench smpp`), plus the glommio connection pump both use.
+//! Bench suite: the SMSC simulator (`tern smsc-sim`), the SMPP load generator
+//! (`tern bench smpp`) and the HTTP load generator (`tern bench http`), plus the glommio
+//! connection pump the SMPP tools use.
 //!
 //! # Design
 //! - [`conn`] (the `tern-smpp-io` crate, re-exported): one pump per TCP connection,
@@ -20,6 +21,9 @@
 //! - [`load`]: senders pace open-loop and measure from the *intended* send time
 //!   (coordinated omission); receipts are matched by id in a striped, bounded matcher
 //!   shared by all shards, parking receipts that beat their submit_sm_resp.
+//! - [`http`]: the same measuring rules over HTTP/1.1: pipelined keep-alive POSTs from a
+//!   hand-written client (see the module for why not hyper's), a built-in callback
+//!   receiver, and callbacks matched by id through the same bounded matcher.
 //!
 //! # Why hand-written
 //! Both tools sit on the measuring path of every gateway figure: the simulator must
@@ -45,6 +49,7 @@
 #![warn(missing_docs)]
 
 pub use tern_smpp_io as conn;
+pub mod http;
 pub mod load;
 pub mod rng;
 pub mod sim;

@@ -33,6 +33,9 @@ enum Command {
 enum Bench {
     /// An SMPP ESME load generator with HDR latency histograms and JSON results.
     Smpp(tern_bench::load::LoadConfig),
+    /// An HTTP API load generator (pipelined keep-alive POSTs, receipt callbacks) with
+    /// HDR latency histograms and JSON results.
+    Http(tern_bench::http::HttpLoadConfig),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,9 @@ fn main() -> ExitCode {
             .map(drop)
             .map_err(|e| e.to_string()),
         Command::Bench(Bench::Smpp(config)) => tern_bench::load::run(config)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        Command::Bench(Bench::Http(config)) => tern_bench::http::run(config)
             .map(drop)
             .map_err(|e| e.to_string()),
         Command::HashPassword => hash_password(),

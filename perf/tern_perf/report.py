@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import subprocess
@@ -14,6 +15,63 @@ PLOTS = (
     ("rss.svg", "RSS over time"),
     ("cpu.svg", "CPU over time"),
 )
+
+
+# Where an HTTP report's fields go in the SMPP report's shape (which the table and the
+# plots read): accepted messages are "acked", request -> response is the first leg,
+# send -> callback the receipt leg.
+HTTP_FIELDS = {
+    "accepted": "acked",
+    "messages_sent": "sent",
+    "callbacks_received": "receipts_received",
+    "callbacks_matched": "receipts_matched",
+    "callbacks_unmatched": "receipts_unmatched",
+    "callbacks_missing": "receipts_missing",
+}
+# HDR scale of the latency plot: x = -log10(1 - q); `max` one step past the last nine.
+CURVE_TOP_X = 5.0
+MAX_X_STEP = 0.5
+
+
+def normalize_http(report: dict) -> dict:
+    """`tern bench http`'s results in the SMPP report's shape, every original key kept.
+
+    Refused messages become `failed` keyed `HTTP <status>`, transport errors `failed`
+    keyed `error <cause>` (the table counts both as refused; the refusals section lists
+    them apart)."""
+    out = dict(report)
+    for src, dst in HTTP_FIELDS.items():
+        out[dst] = report.get(src, 0)
+    failed = {f"HTTP {k}": v for k, v in (report.get("refused") or {}).items()}
+    failed.update({f"error {k}": v for k, v in (report.get("errors") or {}).items()})
+    out["failed"] = failed
+    lat = report.get("latency") or {}
+    out["latency"] = {
+        "submit_resp": lat.get("request", {}),
+        "submit_receipt": lat.get("send_callback", {}),
+    }
+    return out
+
+
+def latency_points(p: dict) -> tuple[list[float], list[float]]:
+    """(x, latency ms) to plot for one leg: the full curve when the report has one (below
+    100 %), else p50/p90/p99/p99.9; then `max` one step past the last point."""
+    curve = [c for c in p.get("curve") or [] if c["percentile"] < 100.0]
+    if curve:
+        pts = [(c["percentile"] / 100.0, c["us"]) for c in curve]
+    else:
+        keys = (("p50_us", 0.5), ("p90_us", 0.9), ("p99_us", 0.99), ("p999_us", 0.999))
+        pts = [(q, p[k]) for k, q in keys if k in p]
+    xs = [_hdr_x(q) for q, _ in pts]
+    ys = [us / 1000.0 for _, us in pts]
+    if "max_us" in p:
+        xs.append((max(xs) if xs else 0.0) + MAX_X_STEP)
+        ys.append(p["max_us"] / 1000.0)
+    return xs, ys
+
+
+def _hdr_x(q: float) -> float:
+    return -math.log10(1.0 - q) if q < 1.0 else CURVE_TOP_X
 
 
 def loadavg() -> list[float]:
@@ -140,6 +198,15 @@ def refusal_lines(results: list[dict]) -> list[str]:
     return lines
 
 
+HTTP_NOTE = [
+    "HTTP rows (`tern bench http`): acked = messages answered 202 with an id; "
+    "submit→resp = request → its whole response; submit→receipt = request → the "
+    "message's receipt callback; refused = messages answered 4xx/5xx or lost "
+    "(listed by status and cause below).",
+    "",
+]
+
+
 def markdown(doc: dict) -> str:
     """results.md: context, the table, every process, the plots."""
     m = doc["machine"]
@@ -158,6 +225,7 @@ def markdown(doc: dict) -> str:
         "Peak RSS and CPU are those of the process under test: the simulator on the "
         "`direct` path, the gateway on the `gateway` path.",
         "",
+        *HTTP_NOTE * any(r.get("client") == "http" for r in doc["results"]),
         MAIN_HEADER,
         *[main_row(r) for r in doc["results"]],
         "",

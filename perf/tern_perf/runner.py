@@ -2,8 +2,11 @@
 
 Each run of a scenario is measured on one or two paths: `direct` (load generator straight
 into the simulator) and, for gateway scenarios, `gateway` (load generator -> `tern run`
--> simulator). Every process is started fresh for each measurement, on free ports, and
-stopped (SIGTERM, then SIGKILL) whatever happens; the load has a hard time bound.
+-> simulator). In an HTTP scenario the gateway path's load generator is `tern bench http`
+against `tern run --http-listen`; its results are read into the SMPP report's shape
+(`report.normalize_http`) so that one table and one set of plots serve both.
+Every process is started fresh for each measurement, on free ports, and stopped
+(SIGTERM, then SIGKILL) whatever happens; the load has a hard time bound.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 from pathlib import Path
 
 from . import procs
+from .report import normalize_http
 from .scenario import RunSpec, Scenario, connector_query, to_flags
 
 # Credentials between the load generator and the gateway, and the gateway and the SMSC.
@@ -34,6 +38,7 @@ CPUS = os.cpu_count() or 1
 SUBCOMMANDS = {
     "sim": ["smsc-sim"],
     "load": ["bench", "smpp"],
+    "http": ["bench", "http"],
     "gateway": ["run"],
 }
 
@@ -63,6 +68,8 @@ def _help(tern: Path, sub: list[str]) -> str | None:
 def check_binary(tern: Path, scenario: Scenario) -> None:
     """Fails fast, before anything starts, on a missing subcommand or an unknown flag."""
     roles = ["sim", "load"] + (["gateway"] if scenario.kind == "gateway" else [])
+    if scenario.client == "http":
+        roles.append("http")
     helps = {}
     for role in roles:
         sub = SUBCOMMANDS[role]
@@ -72,6 +79,8 @@ def check_binary(tern: Path, scenario: Scenario) -> None:
                 f"tern {' '.join(sub)} not available in this build "
                 f"(`{tern} {' '.join(sub)} --help` failed)"
             )
+    if scenario.client == "http" and "--http-listen" not in (helps.get("gateway") or ""):
+        raise Unavailable("tern run does not serve HTTP in this build (no --http-listen)")
     for role in roles:
         known = set(re.findall(r"--([a-z0-9][a-z0-9-]*)", helps[role]))
         for run in scenario.runs:
@@ -86,6 +95,8 @@ def check_binary(tern: Path, scenario: Scenario) -> None:
 def _flags_of(run: RunSpec, role: str) -> dict:
     if role == "gateway":
         return run.gateway.flags if run.gateway else {}
+    if role == "http":
+        return run.http
     return run.sim if role == "sim" else run.load
 
 
@@ -157,6 +168,7 @@ class Measurement:
         self.tern = tern
         self.spec = spec
         self.path = path
+        self.client = spec.client_of(path)
         self.dir = raw_dir / f"{spec.name}.{path}"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.children: dict[str, procs.Child] = {}
@@ -171,8 +183,9 @@ class Measurement:
             "title": self.spec.title,
             "path": self.path,
             "under_test": "gateway" if self.path == "gateway" else "simulator",
+            "client": self.client,
             "duration_s": self.spec.duration_s,
-            "offered_msg_s": self.spec.offered_msg_s,
+            "offered_msg_s": self.spec.offered_for(self.path),
             "status": "ok",
             "error": None,
             "raw_dir": self.dir.name,
@@ -216,6 +229,7 @@ class Measurement:
     def _start_gateway(self, sim_addr: str) -> str:
         gw = self.spec.gateway
         port = procs.free_port()
+        http_port = procs.free_port() if self.client == "http" else None
         self.data_dir = tempfile.mkdtemp(prefix="tern-perf-")
         url = (
             f"{CONNECTOR_NAME}=smpp://{UPSTREAM_USER}:{UPSTREAM_PASSWORD}@{sim_addr}"
@@ -232,20 +246,24 @@ class Measurement:
             f"{CLIENT_USER}:{CLIENT_PASSWORD}",
             "--connector",
             url,
+            *(["--http-listen", f"127.0.0.1:{http_port}"] if http_port else []),
             *(["--config", str(gw.config)] if gw.config else []),
             *to_flags(gw.flags),
         ]
         child = self._start("gateway", argv)
-        if not procs.wait_for_port(port, gw.start_timeout_s, child.alive):
-            raise RunError(
-                f"gateway did not listen on 127.0.0.1:{port} within "
-                f"{gw.start_timeout_s} s: {child.stderr_tail()}"
-            )
+        for p in (port, http_port):
+            if p and not procs.wait_for_port(p, gw.start_timeout_s, child.alive):
+                raise RunError(
+                    f"gateway did not listen on 127.0.0.1:{p} within "
+                    f"{gw.start_timeout_s} s: {child.stderr_tail()}"
+                )
         # Let the connector bind upstream before the first submit_sm arrives.
         time.sleep(gw.settle_s)
-        return f"127.0.0.1:{port}"
+        return f"http://127.0.0.1:{http_port}" if http_port else f"127.0.0.1:{port}"
 
     def _load_argv(self, target: str, json_path: Path) -> list[str]:
+        if self.client == "http":
+            return http_load_argv(self.tern, self.spec, target, json_path)
         return [
             str(self.tern),
             "bench",
@@ -284,6 +302,8 @@ class Measurement:
             report = json.loads((self.dir / "load.json").read_text())
         except (OSError, json.JSONDecodeError) as e:
             raise RunError(f"load generator left no readable results: {e}") from e
+        if report.get("protocol") == "http":
+            report = normalize_http(report)
         (self.dir / "samples.json").write_text(
             json.dumps({r: vars(s) for r, s in sampler.series.items()})
         )
@@ -301,7 +321,7 @@ class Measurement:
         origin = sampler.origin
         load = self._start("load", self._load_argv(target, self.dir / "load.json"))
         sampler.watch("load", load.pid)
-        bound_s = self.spec.duration_s + self.spec.receipt_wait_s + LOAD_SLACK_S
+        bound_s = self.spec.duration_s + self.spec.wait_for(self.path) + LOAD_SLACK_S
         rc = load.wait(bound_s)
         elapsed_s = time.monotonic() - origin
         sampler.sample_now()
@@ -340,6 +360,30 @@ class Measurement:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
+def http_load_argv(tern: Path, spec: RunSpec, target: str, json_path: Path) -> list[str]:
+    """`tern bench http` against the gateway's HTTP API at `target` (`http://HOST:PORT`),
+    with the callback receiver on a port the kernel picks."""
+    return [
+        str(tern),
+        "bench",
+        "http",
+        "--target",
+        target,
+        "--user",
+        CLIENT_USER,
+        "--password",
+        CLIENT_PASSWORD,
+        "--duration-s",
+        f"{spec.duration_s:g}",
+        "--callback-listen",
+        "127.0.0.1:0",
+        "--json",
+        str(json_path),
+        "--quiet",
+        *to_flags(fit_cpus(spec.http, CPUS)),
+    ]
+
+
 def fit_cpus(table: dict, cpus: int) -> dict:
     """`table` without its `cpu` pin when the machine lacks cores `cpu..cpu + shards`."""
     if "cpu" not in table:
@@ -364,7 +408,10 @@ def run_scenario(tern: Path, scenario: Scenario, raw_dir: Path, log=print) -> li
     results = []
     for spec in scenario.runs:
         for path in paths:
-            log(f"perf: {scenario.name}: {spec.name} ({path}), {spec.duration_s:g} s ...")
+            client = spec.client_of(path)
+            log(
+                f"perf: {scenario.name}: {spec.name} ({path}, {client}), {spec.duration_s:g} s ..."
+            )
             result = Measurement(tern, spec, path, raw_dir).run()
             if result["status"] != "ok":
                 log(f"perf:   failed: {result['error']}")

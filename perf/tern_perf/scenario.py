@@ -3,8 +3,11 @@
 A scenario names its kind (`baseline`: load generator straight into the simulator;
 `gateway`: load generator -> `tern run` -> simulator, each run paired with the same load
 straight into the simulator as its baseline), default flags for each process, and a list
-of runs that override them. Flag tables use the CLI names with `_` for `-`; the runner
-owns the flags that wire processes together and rejects them in a scenario.
+of runs that override them. A gateway scenario with `client = "http"` loads the gateway
+through its HTTP API with `tern bench http` (flags in `[http]`) and keeps `tern bench
+smpp` (flags in `[load]`) straight into the simulator as the baseline.
+Flag tables use the CLI names with `_` for `-`; the runner owns the flags that
+wire processes together and rejects them in a scenario.
 """
 
 from __future__ import annotations
@@ -15,12 +18,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 KINDS = ("baseline", "gateway")
+# The gateway path's load generator: `tern bench smpp` or `tern bench http`.
+CLIENTS = ("smpp", "http")
 
 # Flags the runner sets itself: ports, files, durations and credentials.
 OWNED_FLAGS = {
     "sim": {"listen", "stats_interval_s", "duration_s", "system_id", "password", "users"},
     "load": {"target", "system_id", "password", "json", "quiet", "duration_s", "count"},
-    "gateway": {"smpp_listen", "data_dir", "connector", "user", "config"},
+    "http": {
+        "target",
+        "user",
+        "password",
+        "json",
+        "quiet",
+        "duration_s",
+        "count",
+        "callback_listen",
+    },
+    "gateway": {"smpp_listen", "http_listen", "data_dir", "connector", "user", "config"},
 }
 # Query keys of `--connector NAME=smpp://...?binds=K&window=W&tps=T&bind=trx`.
 CONNECTOR_KEYS = {"binds", "window", "tps", "bind"}
@@ -30,14 +45,16 @@ RUNS_MAX = 16
 TOP_KEYS = {
     "description",
     "kind",
+    "client",
     "duration_s",
     "quick_duration_s",
     "sim",
     "load",
+    "http",
     "gateway",
     "runs",
 }
-RUN_KEYS = {"name", "title", "duration_s", "sim", "load", "gateway", "quick"}
+RUN_KEYS = {"name", "title", "duration_s", "sim", "load", "http", "gateway", "quick"}
 GATEWAY_KEYS = {"config", "flags", "connector", "start_timeout_s", "settle_s"}
 
 
@@ -66,12 +83,32 @@ class RunSpec:
     sim: dict
     load: dict
     gateway: GatewaySpec | None
+    client: str = "smpp"
+    http: dict = field(default_factory=dict)
+
+    def client_of(self, path: str) -> str:
+        """The load generator of a path: `http` on the gateway path of an HTTP scenario."""
+        return self.client if path == "gateway" else "smpp"
+
+    def flags_of(self, path: str) -> dict:
+        """The load generator's flags on `path`."""
+        return self.http if self.client_of(path) == "http" else self.load
+
+    def offered_for(self, path: str) -> float | None:
+        """The open-loop rate asked of the load generator on `path`; None when closed loop."""
+        rate = float(self.flags_of(path).get("rate", 0) or 0)
+        return rate if rate > 0 else None
+
+    def wait_for(self, path: str) -> float:
+        """How long the load generator on `path` may wait for receipts (or callbacks)."""
+        if self.client_of(path) == "http":
+            return float(self.http.get("callback_wait_s", 10.0))
+        return self.receipt_wait_s
 
     @property
     def offered_msg_s(self) -> float | None:
-        """The open-loop rate asked of the load generator; None when closed loop."""
-        rate = float(self.load.get("rate", 0) or 0)
-        return rate if rate > 0 else None
+        """The open-loop rate asked of the SMPP load generator; None when closed loop."""
+        return self.offered_for("direct")
 
     @property
     def receipt_wait_s(self) -> float:
@@ -87,6 +124,7 @@ class Scenario:
     description: str
     kind: str
     runs: list[RunSpec]
+    client: str = "smpp"
 
 
 def merge(base: dict, over: dict) -> dict:
@@ -180,7 +218,7 @@ def _run(doc: dict, raw: dict, index: int, quick: bool, base_dir: Path | None) -
     if not isinstance(name, str) or not name.replace("-", "").isalnum():
         raise ScenarioError(f"{where}: name must be letters, digits and '-'")
     where = f"run {name}"
-    merged = merge({k: doc.get(k, {}) for k in ("sim", "load", "gateway")}, raw)
+    merged = merge({k: doc.get(k, {}) for k in ("sim", "load", "http", "gateway")}, raw)
     duration = raw.get("duration_s", doc.get("duration_s", 10))
     if quick:
         duration = raw.get("quick", {}).get("duration_s", doc.get("quick_duration_s", 3))
@@ -188,9 +226,11 @@ def _run(doc: dict, raw: dict, index: int, quick: bool, base_dir: Path | None) -
     _check_keys(f"{where}.quick", raw.get("quick", {}), RUN_KEYS - {"name", "title", "quick"})
     sim = _check_flags(where, "sim", merged.get("sim", {}))
     load = _check_flags(where, "load", merged.get("load", {}))
-    wait = float(load.get("receipt_wait_s", 10.0))
-    if not 0 <= wait <= RECEIPT_WAIT_S_MAX:
-        raise ScenarioError(f"{where}: receipt_wait_s {wait} is outside [0, {RECEIPT_WAIT_S_MAX}]")
+    http = _check_flags(where, "http", merged.get("http", {}))
+    for key, table in (("receipt_wait_s", load), ("callback_wait_s", http)):
+        wait = float(table.get(key, 10.0))
+        if not 0 <= wait <= RECEIPT_WAIT_S_MAX:
+            raise ScenarioError(f"{where}: {key} {wait} is outside [0, {RECEIPT_WAIT_S_MAX}]")
     gateway = None
     if doc["kind"] == "gateway":
         gateway = _gateway(where, merged.get("gateway", {}), base_dir)
@@ -201,6 +241,8 @@ def _run(doc: dict, raw: dict, index: int, quick: bool, base_dir: Path | None) -
         sim=sim,
         load=load,
         gateway=gateway,
+        client=doc.get("client", "smpp"),
+        http=http,
     )
 
 
@@ -218,6 +260,17 @@ def parse(name: str, text: str, quick: bool, base_dir: Path | None = None) -> Sc
         raise ScenarioError(f"{name}: kind must be one of {', '.join(KINDS)}")
     if doc["kind"] == "baseline" and "gateway" in doc:
         raise ScenarioError(f"{name}: a baseline scenario starts no gateway")
+    client = doc.get("client", "smpp")
+    if client not in CLIENTS:
+        raise ScenarioError(f"{name}: client must be one of {', '.join(CLIENTS)}")
+    if client == "http" and doc["kind"] != "gateway":
+        raise ScenarioError(f"{name}: client = \"http\" needs kind = \"gateway\"")
+    uses_http = "http" in doc or any(
+        isinstance(r, dict) and ("http" in r or "http" in r.get("quick", {}))
+        for r in doc.get("runs", [])
+    )
+    if client != "http" and uses_http:
+        raise ScenarioError(f"{name}: [http] flags need client = \"http\"")
     runs = doc.get("runs", [])
     if not isinstance(runs, list) or not 1 <= len(runs) <= RUNS_MAX:
         raise ScenarioError(f"{name}: needs 1..={RUNS_MAX} [[runs]]")
@@ -226,7 +279,11 @@ def parse(name: str, text: str, quick: bool, base_dir: Path | None = None) -> Sc
     if len(set(names)) != len(names):
         raise ScenarioError(f"{name}: run names must be unique")
     return Scenario(
-        name=name, description=str(doc.get("description", "")), kind=doc["kind"], runs=specs
+        name=name,
+        description=str(doc.get("description", "")),
+        kind=doc["kind"],
+        runs=specs,
+        client=client,
     )
 
 

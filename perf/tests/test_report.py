@@ -111,5 +111,69 @@ class ReportTest(unittest.TestCase):
             self.assertIn(f"]({file})", text)
 
 
+    def test_http_report_is_read_into_the_smpp_shape(self):
+        http = {
+            "protocol": "http",
+            "messages_sent": 100,
+            "accepted": 90,
+            "refused": {"429": 7},
+            "errors": {"closed": 3},
+            "callbacks_received": 80,
+            "callbacks_matched": 79,
+            "callbacks_unmatched": 1,
+            "callbacks_missing": 11,
+            "throughput_msg_s": 900.0,
+            "latency": {"request": {"count": 100, "p50_us": 5}, "send_callback": {"count": 79}},
+        }
+        out = report.normalize_http(http)
+        self.assertEqual((out["sent"], out["acked"]), (100, 90))
+        self.assertEqual(out["failed"], {"HTTP 429": 7, "error closed": 3})
+        self.assertEqual((out["receipts_matched"], out["receipts_missing"]), (79, 11))
+        self.assertEqual(out["receipts_unmatched"], 1)
+        self.assertEqual(out["latency"]["submit_resp"]["p50_us"], 5)
+        self.assertEqual(out["latency"]["submit_receipt"]["count"], 79)
+        self.assertEqual(out["protocol"], "http")
+        self.assertEqual(out["refused"], {"429": 7})
+        m = measurement("a", "gateway", 900.0)
+        m["load"], m["client"] = out, "http"
+        self.assertIn("| 10 |", report.main_row(m))
+
+    def test_latency_points_follow_the_full_curve_and_end_at_max(self):
+        p = {
+            "count": 3,
+            "p50_us": 1000,
+            "max_us": 9000,
+            "curve": [
+                {"percentile": 50.0, "us": 1000},
+                {"percentile": 99.0, "us": 4000},
+                {"percentile": 100.0, "us": 9000},
+            ],
+        }
+        xs, ys = report.latency_points(p)
+        self.assertEqual(ys, [1.0, 4.0, 9.0])
+        self.assertAlmostEqual(xs[1], 2.0)
+        self.assertAlmostEqual(xs[2], 2.5)
+        old = {"p50_us": 1000, "p90_us": 2000, "p99_us": 3000, "p999_us": 4000, "max_us": 5000}
+        xs, ys = report.latency_points(old)
+        self.assertEqual(len(xs), 5)
+        self.assertAlmostEqual(xs[-1], 3.5)
+
+    def test_markdown_explains_http_rows_only_when_there_are_some(self):
+        doc = {
+            "scenario": "s",
+            "quick": False,
+            "started_utc": "now",
+            "description": "d",
+            "command": "perf/run s",
+            "tern_version": "tern 0",
+            "elapsed_s": 1.0,
+            "machine": {"git": "abc", "cpus": 2, "kernel": "6", "loadavg_start": [1.0]},
+            "results": [measurement("a", "direct", 1.0)],
+        }
+        self.assertNotIn("HTTP rows", report.markdown(doc))
+        doc["results"][0]["client"] = "http"
+        self.assertIn("HTTP rows", report.markdown(doc))
+
+
 if __name__ == "__main__":
     unittest.main()

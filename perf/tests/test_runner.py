@@ -20,6 +20,15 @@ case "$1 $2" in
 esac
 echo "error: unrecognized subcommand '$1'" >&2; exit 2
 """
+# A tern with `run` and `bench smpp` but no `bench http`.
+NO_BENCH_HTTP = """#!/bin/sh
+case "$1 $2" in
+  "smsc-sim --help") echo "--listen --window"; exit 0 ;;
+  "bench smpp") echo "--target --window --rate"; exit 0 ;;
+  "run --help") echo "--smpp-listen --http-listen"; exit 0 ;;
+esac
+echo "error: unrecognized subcommand '$2'" >&2; exit 2
+"""
 TINY_GATEWAY = """
 kind = "gateway"
 duration_s = 1
@@ -66,6 +75,41 @@ class RunnerTest(unittest.TestCase):
             )
             with self.assertRaisesRegex(runner.Unavailable, "no flag --bogus-knob"):
                 runner.check_binary(script(d, NO_GATEWAY), spec)
+
+    def test_http_scenario_fails_fast_when_bench_http_is_missing(self):
+        with tempfile.TemporaryDirectory() as d:
+            spec = scenario.load(PERF_DIR / "scenarios" / "http-e2e.toml", quick=True)
+            with self.assertRaisesRegex(runner.Unavailable, "tern bench http not available"):
+                runner.check_binary(script(d, NO_BENCH_HTTP), spec)
+
+    def test_http_scenario_fails_fast_when_tern_run_has_no_http_listen(self):
+        with tempfile.TemporaryDirectory() as d:
+            text = NO_BENCH_HTTP.replace(' --http-listen"', '"').replace(
+                '"bench smpp")', '"bench http") echo "--target"; exit 0 ;;\n  "bench smpp")'
+            )
+            spec = scenario.load(PERF_DIR / "scenarios" / "http-e2e.toml", quick=True)
+            with self.assertRaisesRegex(runner.Unavailable, "does not serve HTTP"):
+                runner.check_binary(script(d, text), spec)
+
+    def test_http_load_command_targets_the_gateway_api_with_a_callback_receiver(self):
+        spec = scenario.load(PERF_DIR / "scenarios" / "http-e2e.toml", quick=False)
+        run = {r.name: r for r in spec.runs}["batch10-closed"]
+        argv = runner.http_load_argv(
+            Path("/bin/tern"), run, "http://127.0.0.1:8080", Path("/tmp/load.json")
+        )
+        self.assertEqual(argv[:3], ["/bin/tern", "bench", "http"])
+
+        def value(flag):
+            return argv[argv.index(flag) + 1]
+
+        self.assertEqual(value("--target"), "http://127.0.0.1:8080")
+        self.assertEqual((value("--user"), value("--password")), ("perf", "perf"))
+        self.assertEqual(value("--callback-listen"), "127.0.0.1:0")
+        self.assertEqual(value("--duration-s"), "10")
+        self.assertEqual(value("--json"), "/tmp/load.json")
+        self.assertEqual((value("--batch"), value("--concurrency")), ("10", "8"))
+        self.assertIn("--receipts", argv)
+        self.assertIn("--quiet", argv)
 
     @unittest.skipUnless(REAL_TERN.is_file(), f"skipped: no release binary at {REAL_TERN}")
     def test_gateway_run_is_paired_with_a_direct_run_and_leaves_nothing_running(self):

@@ -100,5 +100,38 @@ class ScenarioTest(unittest.TestCase):
             self.assertLessEqual(send_s, 16, name)
 
 
+    def test_http_scenario_loads_bench_http_on_the_gateway_path_and_smpp_direct(self):
+        s = scenario.load(PERF_DIR / "scenarios" / "http-e2e.toml", quick=False)
+        self.assertEqual((s.kind, s.client), ("gateway", "http"))
+        by_name = {r.name: r for r in s.runs}
+        run = by_name["single-open-10k"]
+        self.assertEqual((run.client_of("gateway"), run.client_of("direct")), ("http", "smpp"))
+        self.assertEqual(run.flags_of("gateway")["rate"], 10000)
+        self.assertTrue(run.flags_of("gateway")["receipts"])
+        self.assertEqual(run.flags_of("direct")["window"], 512)
+        self.assertEqual(run.offered_for("gateway"), 10000.0)
+        self.assertEqual(run.wait_for("gateway"), 10.0)
+        self.assertEqual(by_name["batch10-closed"].http["batch"], 10)
+        self.assertIsNone(by_name["batch10-closed"].offered_for("gateway"))
+        quick = scenario.load(PERF_DIR / "scenarios" / "http-e2e.toml", quick=True)
+        self.assertEqual({r.name: r for r in quick.runs}["single-open-10k"].http["rate"], 5000)
+
+    def test_http_flags_need_the_http_client_and_the_http_client_a_gateway(self):
+        gateway = 'kind = "gateway"\n[[runs]]\nname = "a"\n'
+        with self.assertRaisesRegex(scenario.ScenarioError, "need client"):
+            scenario.parse("t", gateway + "http = { batch = 2 }\n", quick=False)
+        with self.assertRaisesRegex(scenario.ScenarioError, "needs kind"):
+            scenario.parse("t", 'client = "http"\n' + BASE, quick=False)
+        with self.assertRaisesRegex(scenario.ScenarioError, "client must be"):
+            scenario.parse("t", 'client = "cmpp"\n' + gateway, quick=False)
+
+    def test_http_flags_the_runner_owns_are_refused(self):
+        for flag in ("target", "callback_listen", "user", "json"):
+            head = 'kind = "gateway"\nclient = "http"\n'
+            text = head + f'[http]\n{flag} = "x"\n[[runs]]\nname = "a"\n'
+            with self.assertRaisesRegex(scenario.ScenarioError, "set by the runner"):
+                scenario.parse("t", text, quick=False)
+
+
 if __name__ == "__main__":
     unittest.main()

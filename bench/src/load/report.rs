@@ -9,6 +9,14 @@ use tern_smpp::CommandStatus;
 /// Highest latency recorded, in µs (one hour); above it values saturate.
 const LATENCY_US_MAX: u64 = 3_600_000_000;
 
+/// Percentiles of the plotted curve: dense where latency curves bend (the tail), on the
+/// HDR scale every extra nine gets about as many points as the one before. A fixed list
+/// (rather than `iter_quantiles`) keeps runs comparable point for point and the JSON small.
+pub const CURVE_PERCENTILES: [f64; 28] = [
+    0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 75.0, 80.0, 85.0, 90.0, 92.5, 95.0, 96.0, 97.0,
+    98.0, 99.0, 99.25, 99.5, 99.75, 99.9, 99.925, 99.95, 99.975, 99.99, 99.999, 100.0,
+];
+
 /// A latency histogram in µs with 3 significant digits.
 pub fn new_histogram() -> Histogram<u64> {
     // Constant bounds: low 1 ≥ 1, high ≥ 2 × low, 3 significant digits ≤ 5.
@@ -88,6 +96,17 @@ pub struct Percentiles {
     pub p999_us: u64,
     /// Largest.
     pub max_us: u64,
+    /// The value at each of [`CURVE_PERCENTILES`], for plotting (empty without samples).
+    pub curve: Vec<CurvePoint>,
+}
+
+/// One point of a latency curve.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct CurvePoint {
+    /// Percentile, 0 to 100.
+    pub percentile: f64,
+    /// Latency at that percentile, µs (the highest value equivalent to the bucket).
+    pub us: u64,
 }
 
 impl Percentiles {
@@ -103,6 +122,13 @@ impl Percentiles {
             p99_us: h.value_at_quantile(0.99),
             p999_us: h.value_at_quantile(0.999),
             max_us: h.max(),
+            curve: CURVE_PERCENTILES
+                .iter()
+                .map(|&percentile| CurvePoint {
+                    percentile,
+                    us: h.value_at_percentile(percentile),
+                })
+                .collect(),
         }
     }
 }
@@ -196,5 +222,29 @@ impl LoadReport {
         row("submit→resp", lat(&self.latency.submit_resp));
         row("submit→receipt", lat(&self.latency.submit_receipt));
         t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curve_rises_from_min_to_max_through_the_fixed_percentiles() {
+        let mut h = new_histogram();
+        for v in 1..=10_000u64 {
+            h.record(v).unwrap();
+        }
+        let p = Percentiles::of(&h);
+        assert_eq!(p.curve.len(), CURVE_PERCENTILES.len());
+        assert!(p.curve.windows(2).all(|w| w[0].us <= w[1].us));
+        assert_eq!(p.curve.last().map(|c| c.us), Some(p.max_us));
+        let median = p.curve.iter().find(|c| c.percentile == 50.0).unwrap();
+        assert_eq!(median.us, p.p50_us);
+    }
+
+    #[test]
+    fn empty_histogram_has_no_curve() {
+        assert!(Percentiles::of(&new_histogram()).curve.is_empty());
     }
 }
