@@ -443,3 +443,55 @@ fn metrics_health_and_the_openapi_document_are_served() {
     assert!(doc.contains("\"openapi\""));
     gateway.stop();
 }
+
+#[test]
+fn at_two_shards_status_and_idempotency_hold_whichever_shard_a_request_lands_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.node.shards = Some(2);
+    let gateway = start(config);
+    let url = format!("http://{}/v1/messages", gateway.http_addr);
+    let mut ids = Vec::new();
+    // A fresh agent per request: a new connection each time, which SO_REUSEPORT spreads
+    // over both shards.
+    for i in 0..16 {
+        let body = format!(r#"{{"to":"4477009002{i:02}","from":"Tern","text":"spread {i}"}}"#);
+        let (code, answer) = call(
+            agent()
+                .post(&url)
+                .set("Authorization", &basic())
+                .set("Content-Type", "application/json"),
+            Some(&body),
+        );
+        assert_eq!(code, 202, "{answer}");
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        ids.push(answer["messages"][0]["id"].as_str().unwrap().to_owned());
+    }
+    let owners: std::collections::HashSet<_> = ids.iter().map(|id| id[..2].to_owned()).collect();
+    assert_eq!(owners.len(), 2, "both shards accepted messages: {ids:?}");
+    for id in &ids {
+        for _ in 0..3 {
+            let status = status_of(&gateway, id);
+            assert_eq!(status["id"], id.as_str());
+        }
+        assert_eq!(wait_state(&gateway, id, "delivered")["state"], "delivered");
+    }
+    let keyed = |agent: ureq::Agent| {
+        call(
+            agent
+                .post(&url)
+                .set("Authorization", &basic())
+                .set("Content-Type", "application/json")
+                .set("Idempotency-Key", "order-4242"),
+            Some(r#"{"to":"447700900999","from":"Tern","text":"exactly once"}"#),
+        )
+    };
+    let (code, first) = keyed(agent());
+    assert_eq!(code, 202, "{first}");
+    for _ in 0..6 {
+        let (code, again) = keyed(agent());
+        assert_eq!(code, 202, "{again}");
+        assert_eq!(again, first, "a retry on any shard gets the first answer");
+    }
+    gateway.stop();
+}

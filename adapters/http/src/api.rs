@@ -174,6 +174,10 @@ pub enum Refusal {
     /// The Idempotency-Key was used before with a different request (422).
     #[error("idempotency key reused with a different request")]
     IdempotencyConflict,
+    /// The first request with this Idempotency-Key is still being accepted (409 with
+    /// Retry-After: its answer is not durable yet).
+    #[error("a request with this idempotency key is in progress")]
+    IdempotencyInProgress,
     /// The engine is shutting down or broken (503).
     #[error("unavailable: {0}")]
     Unavailable(String),

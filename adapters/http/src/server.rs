@@ -648,6 +648,16 @@ fn refusal_problem(r: &Refusal) -> Answer {
             "the Idempotency-Key was used before with a different request",
             None,
         ),
+        Refusal::IdempotencyInProgress => retry_after(
+            problem(
+                StatusCode::CONFLICT,
+                "idempotency-in-progress",
+                "Request in progress",
+                "a request with this Idempotency-Key is still being accepted; retry shortly",
+                None,
+            ),
+            1,
+        ),
     }
 }
 
@@ -1040,6 +1050,8 @@ async fn jasmin_send<B: Backend>(state: &State<B>, req: Request<Incoming>) -> An
             1,
         ),
         Err(Refusal::Invalid { detail, .. }) => error(StatusCode::BAD_REQUEST, &detail),
-        Err(Refusal::IdempotencyConflict) => error(StatusCode::BAD_REQUEST, "Duplicate request"),
+        Err(Refusal::IdempotencyConflict | Refusal::IdempotencyInProgress) => {
+            error(StatusCode::BAD_REQUEST, "Duplicate request")
+        }
     }
 }

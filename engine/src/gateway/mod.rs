@@ -108,8 +108,8 @@ use tern_wal::{Wal, WalConfig};
 use crate::config::{Config, ConfigHandle, Snapshot};
 use crate::connector::run_bind;
 use crate::dlr_index::{DlrIndex, DlrIndexConfig};
-use crate::http::ShardBackend;
 use crate::http::callbacks::{self, InFlight};
+use crate::http::{HttpNode, ShardBackend};
 use crate::mesh::{NodeView, pump};
 use crate::metrics::{NodeMetrics, ShardMetrics};
 use crate::server::ClientConn;
@@ -197,6 +197,10 @@ impl Gateway {
         let node_metrics = NodeMetrics {
             shards: metrics.clone(),
         };
+        let http_node = Arc::new(HttpNode::new(
+            shards as usize,
+            config.http.idempotency_keys_max as usize,
+        ));
         let mut gateway = GatewayHandle {
             smpp_addr: snapshot.config.smpp.listen,
             http_addr: snapshot.config.http.listen,
@@ -235,6 +239,7 @@ impl Gateway {
                 shards: shards as usize,
                 metrics: Arc::clone(shard_metrics),
                 node_metrics: node_metrics.clone(),
+                http_node: Arc::clone(&http_node),
                 binds_configured: gateway.binds_configured,
                 snapshot: Arc::clone(&snapshot),
                 stop: Arc::clone(&stop),
@@ -364,6 +369,7 @@ struct ShardSpec {
     shards: usize,
     metrics: Arc<ShardMetrics>,
     node_metrics: NodeMetrics,
+    http_node: Arc<HttpNode>,
     binds_configured: usize,
     snapshot: Arc<Snapshot>,
     stop: Arc<AtomicBool>,
@@ -397,6 +403,7 @@ async fn run_shard(
         Ok(mut core) => {
             core.share_bind_count(Arc::clone(&spec.binds_up));
             core.metrics = Arc::clone(&spec.metrics);
+            core.http.join(Arc::clone(&spec.http_node), spec.index);
             Rc::new(RefCell::new(core))
         }
         Err(reason) => {

@@ -13,7 +13,8 @@ use tern_http::{
 use tern_smpp::{EsmClass, RegisteredDelivery};
 use tern_wal::{Lsn, WalError};
 
-use super::idempotency::{DIGEST_LEN, Remembered};
+use super::idempotency::DIGEST_LEN;
+use super::{Claim, HttpNode};
 use crate::config::BindKind;
 use crate::lifecycle::Event;
 use crate::message::{
@@ -169,6 +170,42 @@ impl ShardBackend {
         })
     }
 
+    fn node(&self) -> Result<Arc<HttpNode>, Refusal> {
+        let core = self.core.borrow();
+        let node = core.http.node().cloned();
+        node.ok_or_else(|| Refusal::Unavailable("starting".into()))
+    }
+
+    /// Accepts `messages` (all, or the first ones until a refusal), waits until they are
+    /// durable and queues them.
+    async fn accept_all(
+        &self,
+        user: UserId,
+        messages: &[Submission],
+        idempotency: &[u8],
+    ) -> Result<Vec<Accepted>, Refusal> {
+        let mut accepted = Vec::with_capacity(messages.len());
+        let mut ids = Vec::with_capacity(messages.len());
+        let mut last_lsn = None;
+        for submission in messages {
+            match self.accept_one(user, submission, idempotency) {
+                Ok((lsn, id, answer)) => {
+                    last_lsn = Some(lsn);
+                    ids.push(id);
+                    accepted.push(answer);
+                }
+                Err(refusal) if accepted.is_empty() => return Err(refusal),
+                Err(_) => break,
+            }
+        }
+        self.durable(last_lsn).await?;
+        let mut core = self.core.borrow_mut();
+        for id in ids {
+            core.handle(id, Event::Durable);
+        }
+        Ok(accepted)
+    }
+
     async fn durable(&self, lsn: Option<Lsn>) -> Result<(), Refusal> {
         let Some(lsn) = lsn else {
             return Ok(());
@@ -212,66 +249,36 @@ impl Backend for ShardBackend {
         messages: Vec<Submission>,
         idempotency_key: Option<&str>,
     ) -> Result<Vec<Accepted>, Refusal> {
-        let user_id = UserId(user.index);
-        let mut field = Vec::new();
-        if let Some(key) = idempotency_key {
-            let digest = request_digest(&messages);
-            let remembered = self
-                .core
-                .borrow()
-                .http
-                .idempotency
-                .get(user.index, key.as_bytes())
-                .cloned();
-            if let Some(r) = remembered {
-                if r.digest != digest {
-                    return Err(Refusal::IdempotencyConflict);
-                }
-                self.durable(r.lsn).await?;
-                return Ok(r.accepted);
-            }
-            if key.len() + DIGEST_LEN > crate::message::IDEMPOTENCY_KEY_MAX_LEN {
-                return Err(invalid("Idempotency-Key", "longer than 239 octets"));
-            }
-            field.extend_from_slice(&digest);
-            field.extend_from_slice(key.as_bytes());
+        let Some(key) = idempotency_key else {
+            return self.accept_all(UserId(user.index), &messages, &[]).await;
+        };
+        if key.len() + DIGEST_LEN > crate::message::IDEMPOTENCY_KEY_MAX_LEN {
+            return Err(invalid("Idempotency-Key", "longer than 239 octets"));
         }
-        let mut accepted = Vec::with_capacity(messages.len());
-        let mut ids = Vec::with_capacity(messages.len());
-        let mut last_lsn = None;
-        for submission in &messages {
-            match self.accept_one(user_id, submission, &field) {
-                Ok((lsn, id, answer)) => {
-                    last_lsn = Some(lsn);
-                    ids.push(id);
-                    accepted.push(answer);
-                }
-                Err(refusal) if accepted.is_empty() => return Err(refusal),
-                Err(_) => break,
-            }
+        let node = self.node()?;
+        let digest = request_digest(&messages);
+        match node.idempotency().claim(user.index, key.as_bytes(), digest) {
+            Claim::Reserved => {}
+            Claim::Replay(accepted) => return Ok(accepted),
+            Claim::InProgress => return Err(Refusal::IdempotencyInProgress),
+            Claim::Conflict => return Err(Refusal::IdempotencyConflict),
         }
-        if let (Some(key), Some(digest)) = (idempotency_key, field.get(..DIGEST_LEN)) {
-            let remembered = Remembered {
-                digest: digest.try_into().unwrap_or([0; DIGEST_LEN]),
-                accepted: accepted.clone(),
-                lsn: last_lsn,
-            };
-            let mut core = self.core.borrow_mut();
-            core.http
-                .idempotency
-                .remember(user.index, key.as_bytes(), remembered);
+        let mut field = digest.to_vec();
+        field.extend_from_slice(key.as_bytes());
+        let result = self.accept_all(UserId(user.index), &messages, &field).await;
+        let mut keys = node.idempotency();
+        match &result {
+            Ok(accepted) => keys.complete(user.index, key.as_bytes(), digest, accepted.clone()),
+            Err(_) => keys.release(user.index, key.as_bytes()),
         }
-        self.durable(last_lsn).await?;
-        let mut core = self.core.borrow_mut();
-        for id in ids {
-            core.handle(id, Event::Durable);
-        }
-        Ok(accepted)
+        result
     }
 
     fn status(&self, user: &UserHandle, id: &str) -> Option<MessageStatus> {
         let id = MessageId::parse(id).ok()?;
-        self.core.borrow().http.book.get(id, user.index)
+        let node = self.node().ok()?;
+        let book = node.book(usize::from(id.shard()))?;
+        book.get(id, user.index)
     }
 
     fn render_metrics(&self, out: &mut String) {

@@ -52,7 +52,7 @@ pub fn receipt_notice(
     at_ms: u64,
 ) -> ReceiptNotice {
     let snapshot: &Snapshot = &core.snapshot;
-    let status = core.http.book.get(record.id, record.user.0);
+    let status = core.http.book().get(record.id, record.user.0);
     let smsc_id = status
         .as_ref()
         .and_then(|s| s.parts.iter().find_map(|p| p.smsc_id.clone()));

@@ -25,22 +25,55 @@ mod idempotency;
 mod status;
 
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::Waker;
 
 pub use backend::ShardBackend;
-pub use idempotency::Idempotency;
+pub use idempotency::{Claim, Idempotency};
 pub use status::StatusBook;
 
 use crate::config::HttpConfig;
 use crate::lifecycle::ClientReceipt;
 use crate::message::MessageId;
 
+/// What the shards share for HTTP: every shard's status book (written by its owner only,
+/// read by whichever shard a `GET` lands on) and the node's idempotency keys. Each is a
+/// mutex taken once per HTTP request or per state change of an HTTP message, never on the
+/// SMPP path.
+pub struct HttpNode {
+    books: Vec<OnceLock<Arc<Mutex<StatusBook>>>>,
+    idempotency: Mutex<Idempotency>,
+}
+
+impl HttpNode {
+    /// Room for `shards` books and `keys_max` idempotency keys.
+    pub fn new(shards: usize, keys_max: usize) -> HttpNode {
+        HttpNode {
+            books: (0..shards).map(|_| OnceLock::new()).collect(),
+            idempotency: Mutex::new(Idempotency::new(keys_max)),
+        }
+    }
+
+    /// The status book of `shard`, once it joined.
+    pub fn book(&self, shard: usize) -> Option<MutexGuard<'_, StatusBook>> {
+        let book = self.books.get(shard)?.get()?;
+        Some(book.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    /// The node's idempotency keys.
+    pub fn idempotency(&self) -> MutexGuard<'_, Idempotency> {
+        self.idempotency
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 /// Per-shard HTTP state owned by the core: status, idempotency, receipts owed as callbacks.
 pub struct HttpState {
-    /// Status of HTTP messages.
-    pub book: StatusBook,
-    /// Idempotency keys seen.
-    pub idempotency: Idempotency,
+    book: Arc<Mutex<StatusBook>>,
+    /// Keys met at recovery, until the shard joins the node.
+    recovered_keys: Idempotency,
+    node: Option<Arc<HttpNode>>,
     receipts: VecDeque<ClientReceipt>,
     receipts_max: usize,
     /// SMSC-level notices (a part's submit answered OK): best effort, not in the WAL.
@@ -52,13 +85,38 @@ impl HttpState {
     /// State sized by `[http]`.
     pub fn new(config: &HttpConfig) -> HttpState {
         HttpState {
-            book: StatusBook::new(config.status_history_max as usize),
-            idempotency: Idempotency::new(config.idempotency_keys_max as usize),
+            book: Arc::new(Mutex::new(StatusBook::new(
+                config.status_history_max as usize,
+            ))),
+            recovered_keys: Idempotency::new(config.idempotency_keys_max as usize),
+            node: None,
             receipts: VecDeque::new(),
             receipts_max: config.callback_queue_max as usize,
             smsc_acks: VecDeque::new(),
             pump: None,
         }
+    }
+
+    /// This shard's status book.
+    pub fn book(&self) -> MutexGuard<'_, StatusBook> {
+        self.book
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Shares this shard's book with the node and hands it the keys found at recovery.
+    pub fn join(&mut self, node: Arc<HttpNode>, shard: usize) {
+        if let Some(slot) = node.books.get(shard) {
+            let _ = slot.set(Arc::clone(&self.book));
+        }
+        let keys = std::mem::replace(&mut self.recovered_keys, Idempotency::new(0));
+        node.idempotency().absorb(keys);
+        self.node = Some(node);
+    }
+
+    /// The node this shard joined.
+    pub fn node(&self) -> Option<&Arc<HttpNode>> {
+        self.node.as_ref()
     }
 
     /// Queues a receipt for its callback; false (and the receipt stays owed in the WAL,
@@ -115,24 +173,16 @@ impl HttpState {
 }
 
 /// A live HTTP message found at recovery: its status and idempotency key come back.
-pub fn recovered(
-    state: &mut HttpState,
-    record: &crate::message::MessageRecord<'_>,
-    parts: u8,
-    lsn: Option<tern_wal::Lsn>,
-) {
-    state.book.accepted(record, parts);
+pub fn recovered(state: &mut HttpState, record: &crate::message::MessageRecord<'_>, parts: u8) {
+    state.book().accepted(record, parts);
     if let Some((digest, key)) = idempotency::split_field(&record.idempotency_key) {
         let accepted = tern_http::Accepted {
             id: record.id.to_string(),
             parts,
         };
-        let remembered = idempotency::Remembered {
-            digest,
-            accepted: vec![accepted],
-            lsn,
-        };
-        state.idempotency.remember(record.user.0, key, remembered);
+        state
+            .recovered_keys
+            .recovered(record.user.0, key, digest, accepted);
     }
 }
 

@@ -68,11 +68,6 @@ impl StatusBook {
         self.entries.insert(record.id, entry);
     }
 
-    /// True when `id` is an HTTP message this book follows.
-    pub fn follows(&self, id: MessageId) -> bool {
-        self.entries.get(&id).is_some_and(|e| !e.finished)
-    }
-
     /// A part got its upstream answer.
     pub fn submit_result(&mut self, id: MessageId, part: u8, status: CommandStatus, id2: &[u8]) {
         let Some(p) = self.part(id, part) else {

@@ -275,8 +275,7 @@ impl Core {
                 continue;
             };
             if record.session == SessionKind::Http {
-                let lsn = lifecycle.record_lsn();
-                crate::http::recovered(&mut self.http, &record, lifecycle.part_count(), lsn);
+                crate::http::recovered(&mut self.http, &record, lifecycle.part_count());
             }
             self.messages.insert(id, Entry { lifecycle, record });
             let mut out = std::mem::take(&mut self.actions);
@@ -345,7 +344,7 @@ impl Core {
         let lsn = wal.append(kind::ACCEPTED, &self.scratch)?;
         let lifecycle = Lifecycle::new(&record, lsn);
         if record.session == SessionKind::Http {
-            self.http.book.accepted(&record, lifecycle.part_count());
+            self.http.book().accepted(&record, lifecycle.part_count());
         }
         self.messages.insert(record.id, Entry { lifecycle, record });
         Ok(lsn)
@@ -395,7 +394,7 @@ impl Core {
             return;
         };
         let accepted_at_ms = entry.record.accepted_at_ms;
-        let http = self.http.book.follows(id);
+        let http = entry.record.session == SessionKind::Http;
         match *event {
             Event::SubmitResult { part, status, id2 } => {
                 let connector = match entry.lifecycle.state() {
@@ -414,7 +413,7 @@ impl Core {
                 }
                 if http {
                     let id2 = id2.as_ref().map_or(&[][..], |i| i.as_bytes());
-                    self.http.book.submit_result(id, part, status, id2);
+                    self.http.book().submit_result(id, part, status, id2);
                     if status == tern_smpp::CommandStatus::ESME_ROK {
                         self.http.push_smsc_ack(id, part);
                     }
@@ -422,7 +421,7 @@ impl Core {
             }
             Event::Receipt {
                 part, state, error, ..
-            } if http => self.http.book.receipt(id, part, state, error),
+            } if http => self.http.book().receipt(id, part, state, error),
             _ => {}
         }
     }
@@ -442,10 +441,11 @@ impl Core {
             m.accept_to_final_ms
                 .observe(now_ms.saturating_sub(entry.record.accepted_at_ms));
         }
-        if self.http.book.follows(id) {
-            self.http.book.state(id, state, now_ms);
+        if entry.record.session == SessionKind::Http {
+            let mut book = self.http.book();
+            book.state(id, state, now_ms);
             if entry.lifecycle.is_released() {
-                self.http.book.released(id);
+                book.released(id);
             }
         }
     }
