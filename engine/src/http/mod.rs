@@ -201,6 +201,9 @@ pub fn dispatcher_config(http: &HttpConfig) -> tern_http::DispatcherConfig {
     tern_http::DispatcherConfig {
         queue_capacity: http.callback_queue_max as usize,
         max_in_flight_per_host: http.callback_per_host_max as usize,
+        // Keep as many connections as may be in flight: fewer would close and reopen
+        // connections (and resolve the host again) on every burst.
+        max_idle_per_host: http.callback_per_host_max as usize,
         request_timeout_ms: u64::from(http.callback_timeout_ms),
         backoff_min_ms: u64::from(http.callback_backoff_min_ms),
         backoff_max_ms: u64::from(http.callback_backoff_max_ms),
