@@ -148,10 +148,21 @@ impl Receiver {
 
 /// A scripted SMSC: takes one bind and sends `count` MOs to `destination`, then idles.
 fn scripted_smsc(count: u32, destination: &'static [u8]) -> (SocketAddr, Arc<AtomicUsize>) {
+    let (addr, acked, _) = scripted_smsc_with_refusals(count, destination);
+    (addr, acked)
+}
+
+/// [`scripted_smsc`], also keeping the status of every refused MO.
+fn scripted_smsc_with_refusals(
+    count: u32,
+    destination: &'static [u8],
+) -> (SocketAddr, Arc<AtomicUsize>, Arc<Mutex<Vec<CommandStatus>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
     let addr = listener.local_addr().expect("addr");
     let acked = Arc::new(AtomicUsize::new(0));
     let acked2 = Arc::clone(&acked);
+    let refused = Arc::new(Mutex::new(Vec::new()));
+    let refused2 = Arc::clone(&refused);
     thread::spawn(move || {
         let Ok((mut stream, _)) = listener.accept() else {
             return;
@@ -193,6 +204,9 @@ fn scripted_smsc(count: u32, destination: &'static [u8]) -> (SocketAddr, Arc<Ato
                 Body::DeliverSmResp(_) if pdu.command_status == CommandStatus::ESME_ROK => {
                     acked2.fetch_add(1, Ordering::AcqRel);
                 }
+                Body::DeliverSmResp(_) | Body::GenericNack => {
+                    refused2.lock().unwrap().push(pdu.command_status);
+                }
                 Body::EnquireLink => send(
                     &mut stream,
                     seq,
@@ -207,7 +221,7 @@ fn scripted_smsc(count: u32, destination: &'static [u8]) -> (SocketAddr, Arc<Ato
             }
         }
     });
-    (addr, acked)
+    (addr, acked, refused)
 }
 
 // ---- configuration -------------------------------------------------------------------
@@ -426,6 +440,46 @@ fn mo_received_on_one_shard_reaches_a_receiver_on_the_other() {
     assert!(
         got.len() as u64 >= shard0,
         "each logged MO reached shard 1's receiver"
+    );
+    gateway.stop();
+}
+
+#[test]
+fn unrouted_mo_is_refused_permanently_and_mo_over_the_users_bound_is_refused_for_later() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (unrouted, unrouted_ok, unrouted_refused) = scripted_smsc_with_refusals(3, b"9999");
+    let (bounded, bounded_ok, bounded_refused) = scripted_smsc_with_refusals(5, b"5555");
+    let mut config = config(dir.path(), 1, &[unrouted, bounded]);
+    // bob holds at most 3 MOs, and has no receiver bound to take them.
+    config.users[1].receipts_pending_max = Some(3);
+    let gateway = start(config);
+    wait_for("every MO answered", || {
+        unrouted_refused.lock().unwrap().len() == 3
+            && bounded_ok.load(Ordering::Acquire) + bounded_refused.lock().unwrap().len() == 5
+    });
+    assert_eq!(unrouted_ok.load(Ordering::Acquire), 0);
+    let statuses = unrouted_refused.lock().unwrap().clone();
+    assert!(
+        statuses.iter().all(|s| *s == CommandStatus::ESME_RX_P_APPN),
+        "{statuses:?}"
+    );
+    assert_eq!(bounded_ok.load(Ordering::Acquire), 3, "bob's bound");
+    let statuses = bounded_refused.lock().unwrap().clone();
+    assert!(
+        statuses.iter().all(|s| *s == CommandStatus::ESME_RMSGQFUL),
+        "{statuses:?}"
+    );
+    let metrics = gateway.metrics();
+    let connector = |c: u16| metrics.shards[0].connector(c).mo_refused.get();
+    assert_eq!(
+        (connector(0), connector(1)),
+        (3, 2),
+        "refusals counted per connector"
+    );
+    assert_eq!(
+        metrics.shards[0].user(1).mo_refused.get(),
+        2,
+        "and per user"
     );
     gateway.stop();
 }

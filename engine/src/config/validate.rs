@@ -292,10 +292,8 @@ fn check_user(findings: &mut Findings, user: &UserConfig, path: &FieldPath) {
             findings.error(path.key("tokens").index(i), message);
         }
     }
-    if let Some(url) = &user.mo_url {
-        if let Some(problem) = mo_url_problem(url) {
-            findings.error(path.key("mo_url"), problem);
-        }
+    if let Some(problem) = user.mo_url.as_deref().and_then(mo_url_problem) {
+        findings.error(path.key("mo_url"), problem);
     }
     if user.binds.is_empty() {
         findings.error(path.key("binds"), "at least one bind kind is required");

@@ -6,6 +6,10 @@
 //! bind is refused or lost. ID2s from submit_sm_resp and from receipts are normalised per
 //! the connector's quirks so the two meet in the DLR index: a numeric format (hex or
 //! decimal) becomes its decimal value, text stays byte for byte.
+//!
+//! An MO (deliver_sm that is not a receipt, or data_sm) goes to the core
+//! ([`crate::mo`]): logged and answered OK once durable, like a receipt, or answered at
+//! once with the refusal (no route, the user's bound, the WAL).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
