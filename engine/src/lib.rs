@@ -10,6 +10,7 @@ pub mod lifecycle;
 pub mod mesh;
 pub mod message;
 pub mod metrics;
+pub mod mo;
 pub mod router;
 pub mod server;
 pub mod shard;

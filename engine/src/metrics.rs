@@ -94,6 +94,12 @@ pub struct UserMetrics {
     pub receipts_pending: Gauge,
     /// Acceptance to final state.
     pub accept_to_final_ms: Histogram,
+    /// MO messages (parts) routed to the user and logged.
+    pub mo_received: Counter,
+    /// MO messages (parts) the user took (deliver_sm_resp OK or callback acknowledged).
+    pub mo_delivered: Counter,
+    /// MO messages refused at the door for the user (its MO bound reached).
+    pub mo_refused: Counter,
 }
 
 impl UserMetrics {
@@ -124,6 +130,10 @@ pub struct ConnectorMetrics {
     pub binds_up: Gauge,
     /// Acceptance to the upstream's OK.
     pub accept_to_sent_ms: Histogram,
+    /// MO messages (parts) received on the connector and logged.
+    pub mo_received: Counter,
+    /// MO messages refused on the connector (no route, user's bound, WAL).
+    pub mo_refused: Counter,
 }
 
 /// One shard's metrics.
@@ -325,7 +335,7 @@ impl<'a> Family<'a> {
 type UserCounter = fn(&UserMetrics) -> &Counter;
 
 /// The per-user counters: name suffix, help, accessor.
-const USER_COUNTERS: [(&str, &str, UserCounter); 9] = [
+const USER_COUNTERS: [(&str, &str, UserCounter); 12] = [
     ("submitted", "Messages submitted, accepted or not", |m| {
         &m.submitted
     }),
@@ -355,13 +365,26 @@ const USER_COUNTERS: [(&str, &str, UserCounter); 9] = [
         |m| &m.rejected_by_network,
     ),
     ("deleted", "Messages deleted or cancelled", |m| &m.deleted),
+    (
+        "mo_received",
+        "MO messages routed to the user and logged",
+        |m| &m.mo_received,
+    ),
+    ("mo_delivered", "MO messages the user took", |m| {
+        &m.mo_delivered
+    }),
+    (
+        "mo_refused",
+        "MO messages refused over the user's bound",
+        |m| &m.mo_refused,
+    ),
 ];
 
 /// A value of a connector's metrics.
 type ConnectorValue = fn(&ConnectorMetrics) -> u64;
 
 /// The per-connector counters and gauges: name suffix, help, type, accessor.
-const CONNECTOR_VALUES: [(&str, &str, &str, ConnectorValue); 4] = [
+const CONNECTOR_VALUES: [(&str, &str, &str, ConnectorValue); 6] = [
     ("sent_total", "Parts accepted upstream", "counter", |m| {
         m.sent.get()
     }),
@@ -375,6 +398,15 @@ const CONNECTOR_VALUES: [(&str, &str, &str, ConnectorValue); 4] = [
         |m| m.queue_depth.get(),
     ),
     ("binds_up", "Binds up", "gauge", |m| m.binds_up.get()),
+    (
+        "mo_received_total",
+        "MO messages received and logged",
+        "counter",
+        |m| m.mo_received.get(),
+    ),
+    ("mo_refused_total", "MO messages refused", "counter", |m| {
+        m.mo_refused.get()
+    }),
 ];
 
 /// A node-wide value of a shard's metrics.

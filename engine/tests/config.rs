@@ -252,6 +252,7 @@ fn example_file_documents_every_field() {
     full.users[0].password_hash = Some(String::new());
     full.users[0].receipts_pending_max = Some(1);
     full.users[0].tokens = vec![Secret::new("0123456789abcdef")];
+    full.users[0].mo_url = Some("http://example.com/mo".into());
     full.http.callback_signing_key = Some(Secret::new("0123456789abcdef"));
     full.connectors[0].queue_depth_max = Some(1);
     full.connectors[0].quirks.national_tables = vec![NationalTable::Turkish];

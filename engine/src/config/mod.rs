@@ -290,6 +290,41 @@ pub struct UserConfig {
     /// Bearer tokens that authenticate this user on the HTTP API.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tokens: Vec<Secret>,
+    /// Where this user's MO messages go as HTTP callbacks (`http://` or `https://`);
+    /// absent: they go to the user's SMPP receiver and transceiver binds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mo_url: Option<String>,
+    /// HTTP method of MO callbacks: `get` or `post`.
+    pub mo_method: MoMethod,
+    /// Convention of MO callbacks: `json` (Tern JSON), `form`, `kannel` (the URL's `%`
+    /// placeholders) or `jasmin`.
+    pub mo_format: MoFormat,
+}
+
+/// `[[users]] mo_method`: the HTTP method of MO callbacks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MoMethod {
+    /// GET, fields in the query string.
+    Get,
+    /// POST, fields in the body.
+    #[default]
+    Post,
+}
+
+/// `[[users]] mo_format`: the convention of MO callbacks (see `tern_http::render_mo`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MoFormat {
+    /// Tern JSON (`{"event":"mo",...}`); form parameters with GET.
+    #[default]
+    Json,
+    /// Form parameters (`application/x-www-form-urlencoded`).
+    Form,
+    /// Kannel's `%`-placeholders in the URL.
+    Kannel,
+    /// Jasmin's MO parameters, acknowledged by a body starting `ACK/Jasmin`.
+    Jasmin,
 }
 
 impl Default for UserConfig {
@@ -303,6 +338,9 @@ impl Default for UserConfig {
             sessions_max: 8,
             receipts_pending_max: None,
             tokens: Vec::new(),
+            mo_url: None,
+            mo_method: MoMethod::Post,
+            mo_format: MoFormat::Json,
         }
     }
 }
@@ -353,6 +391,10 @@ pub struct ConnectorConfig {
     pub reconnect_backoff_min_ms: u32,
     /// Longest wait between reconnects (the backoff doubles up to it), in milliseconds.
     pub reconnect_backoff_max_ms: u32,
+    /// How an MO that no `[[routes.mo]]` covers is answered: `permanent`
+    /// (ESME_RX_P_APPN, the SMSC stops retrying) or `transient` (ESME_RX_T_APPN, it
+    /// retries later, e.g. while a route is being added).
+    pub mo_unrouted: MoUnrouted,
     /// Messages queued for this connector per shard; absent means `limits.queue_depth_max`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue_depth_max: Option<u32>,
@@ -379,10 +421,23 @@ impl Default for ConnectorConfig {
             response_timeout_ms: 10_000,
             reconnect_backoff_min_ms: 500,
             reconnect_backoff_max_ms: 30_000,
+            mo_unrouted: MoUnrouted::Permanent,
             queue_depth_max: None,
             quirks: Quirks::default(),
         }
     }
+}
+
+/// `[[connectors]] mo_unrouted`: the answer to an MO that no MO route covers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MoUnrouted {
+    /// ESME_RX_P_APPN: the SMSC gives up on it (a destination nobody took will not
+    /// become routable by retrying).
+    #[default]
+    Permanent,
+    /// ESME_RX_T_APPN: the SMSC retries it later.
+    Transient,
 }
 
 /// How an SMSC writes a message id, so that the id in submit_sm_resp and the id in its

@@ -242,6 +242,15 @@ pub(crate) fn name_problem(name: &str) -> Option<String> {
     None
 }
 
+/// Why `url` cannot be an MO callback URL, if it cannot.
+fn mo_url_problem(url: &str) -> Option<String> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Some("must start with http:// or https://".into());
+    }
+    let max = tern_http::callback::MAX_URL_OCTETS;
+    (url.len() > max).then(|| format!("{} bytes; at most {max}", url.len()))
+}
+
 fn check_user(findings: &mut Findings, user: &UserConfig, path: &FieldPath) {
     if let Some(problem) = name_problem(&user.name) {
         findings.error(path.key("name"), problem);
@@ -282,6 +291,9 @@ fn check_user(findings: &mut Findings, user: &UserConfig, path: &FieldPath) {
             let message = format!("{len} bytes; {TOKEN_BYTES_MIN} to {TOKEN_BYTES_MAX} allowed");
             findings.error(path.key("tokens").index(i), message);
         }
+    }
+    if let Some(problem) = user.mo_url.as_deref().and_then(mo_url_problem) {
+        findings.error(path.key("mo_url"), problem);
     }
     if user.binds.is_empty() {
         findings.error(path.key("binds"), "at least one bind kind is required");

@@ -6,6 +6,10 @@
 //! bind is refused or lost. ID2s from submit_sm_resp and from receipts are normalised per
 //! the connector's quirks so the two meet in the DLR index: a numeric format (hex or
 //! decimal) becomes its decimal value, text stays byte for byte.
+//!
+//! An MO (deliver_sm that is not a receipt, or data_sm) goes to the core
+//! ([`crate::mo`]): logged and answered OK once durable, like a receipt, or answered at
+//! once with the refusal (no route, the user's bound, the WAL).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -29,7 +33,7 @@ use crate::config::{BindKind, ConnectorConfig, IdFormat};
 use crate::lifecycle::{DlrKey, Event};
 use crate::message::MessageRecord;
 use crate::message::{Id2, PartRef};
-use crate::shard::{Core, CoreRef, ParkOutcome, ReceiptOutcome, SubmitJob};
+use crate::shard::{Core, CoreRef, MoReceived, ParkOutcome, ReceiptOutcome, SubmitJob};
 
 /// Most submits sent in one produce turn, so one bind cannot starve the executor.
 const SUBMITS_PER_TURN_MAX: usize = 256;
@@ -95,11 +99,22 @@ enum Wait {
     Park(u64),
 }
 
-/// A deliver_sm_resp not sent yet.
+/// A deliver_sm_resp (or, for an MO data_sm, data_sm_resp) not sent yet.
 #[derive(Debug, Clone, Copy)]
 struct PendingResp {
     sequence_number: u32,
     wait: Wait,
+    /// The request it answers: DELIVER_SM or DATA_SM.
+    command: CommandId,
+}
+
+/// The empty response body to `command` (data_sm or deliver_sm).
+fn sm_resp(command: CommandId) -> Body<'static> {
+    if command == CommandId::DATA_SM {
+        Body::DataSmResp(SmResp::default())
+    } else {
+        Body::DeliverSmResp(SmResp::default())
+    }
 }
 
 /// The handler of one upstream bind.
@@ -156,7 +171,7 @@ impl UpstreamConn {
                             drop(core);
                             self.pending.remove(i);
                             let status = CommandStatus::ESME_RX_T_APPN;
-                            let body = Body::DeliverSmResp(SmResp::default());
+                            let body = sm_resp(pending.command);
                             let _ = link.respond(pending.sequence_number, status, body, now);
                             continue;
                         }
@@ -168,7 +183,7 @@ impl UpstreamConn {
             let durable = lsn.is_none_or(|lsn| self.core.borrow().is_durable(lsn));
             if durable {
                 self.pending.remove(i);
-                let body = Body::DeliverSmResp(SmResp::default());
+                let body = sm_resp(pending.command);
                 let _ = link.respond(pending.sequence_number, CommandStatus::ESME_ROK, body, now);
                 continue;
             }
@@ -337,11 +352,38 @@ impl UpstreamConn {
     }
 
     fn defer(&mut self, seq: u32, wait: Wait, link: &mut Link<'_>, now: Instant) {
+        self.defer_answer(seq, wait, CommandId::DELIVER_SM, link, now);
+    }
+
+    fn defer_answer(
+        &mut self,
+        seq: u32,
+        wait: Wait,
+        command: CommandId,
+        link: &mut Link<'_>,
+        now: Instant,
+    ) {
         self.pending.push_back(PendingResp {
             sequence_number: seq,
             wait,
+            command,
         });
         self.answer_receipts(link, now);
+    }
+
+    /// An MO: logged and answered once durable, or refused at once (see [`crate::mo`]).
+    fn on_mo(&mut self, link: &mut Link<'_>, seq: u32, pdu: &Pdu<'_>, now: Instant) {
+        let command = pdu.command_id();
+        let received = match crate::mo::Inbound::of(&pdu.body) {
+            Some(mo) => self.core.borrow_mut().mo_receive(self.index, &mo),
+            None => MoReceived::Refused(CommandStatus::ESME_RINVCMDID),
+        };
+        match received {
+            MoReceived::Logged(lsn) => self.defer_answer(seq, Wait::Lsn(lsn), command, link, now),
+            MoReceived::Refused(status) => {
+                let _ = link.respond(seq, status, sm_resp(command), now);
+            }
+        }
     }
 }
 
@@ -363,16 +405,7 @@ impl Handler for UpstreamConn {
             {
                 self.on_receipt(link, seq, sm, now)
             }
-            Body::DeliverSm(_) | Body::DataSm(_) => {
-                // MO routing is not carried yet: acknowledged and logged.
-                tracing::debug!("MO message acknowledged and not routed");
-                let body = if pdu.command_id() == CommandId::DATA_SM {
-                    Body::DataSmResp(SmResp::default())
-                } else {
-                    Body::DeliverSmResp(SmResp::default())
-                };
-                let _ = link.respond(seq, CommandStatus::ESME_ROK, body, now);
-            }
+            Body::DeliverSm(_) | Body::DataSm(_) => self.on_mo(link, seq, pdu, now),
             _ => {
                 let _ = link.respond_status(seq, CommandStatus::ESME_RINVCMDID, now);
             }

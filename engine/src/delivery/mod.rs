@@ -135,6 +135,33 @@ pub fn receipt_body<'a>(
     })
 }
 
+/// The deliver_sm body of an MO, with the fields it arrived with; its TLVs (message_payload,
+/// SAR, vendor TLVs) go only to a peer that accepts TLVs.
+pub fn mo_body(mo: &crate::message::MoRecord, with_tlvs: bool) -> Body<'_> {
+    let tlvs = if with_tlvs {
+        Tlvs::from_wire(&mo.tlvs).unwrap_or(Tlvs::EMPTY)
+    } else {
+        Tlvs::EMPTY
+    };
+    Body::DeliverSm(SubmitSm {
+        service_type: mo.service_type.as_slice().into(),
+        source_addr_ton: mo.source_ton,
+        source_addr_npi: mo.source_npi,
+        source_addr: mo.source.as_slice().into(),
+        dest_addr_ton: mo.dest_ton,
+        dest_addr_npi: mo.dest_npi,
+        destination_addr: mo.destination.as_slice().into(),
+        // The message type bits stay 0 (a plain MO); UDHI and the rest pass through.
+        esm_class: mo.esm_class & !EsmClass::TYPE_MASK,
+        protocol_id: mo.protocol_id,
+        priority_flag: mo.priority,
+        data_coding: mo.data_coding,
+        short_message: mo.short_message.as_slice().into(),
+        tlvs,
+        ..SubmitSm::default()
+    })
+}
+
 /// The query_sm_resp body for a message in `state` (None: unknown or finished).
 pub fn query_resp(message_id: &[u8], state: Option<State>) -> Body<'_> {
     let message_state = match state {

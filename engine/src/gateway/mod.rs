@@ -62,8 +62,11 @@
 //! - Argon2 on a login-cache miss runs on the shard thread (tens of ms): the pump's bind
 //!   answer is synchronous and `AuthCache` has no insert-after-verify entry point.
 //! - Messages awaiting receipts keep their record in memory (not yet the compact
-//!   `lifecycle::MessageSlot`); MO messages are acknowledged and not routed; the DLR
-//!   index's frozen generations are not yet written to disk runs.
+//!   `lifecycle::MessageSlot`); the DLR index's frozen generations are not yet written to
+//!   disk runs.
+//! - MO messages ([`crate::mo`]) are owned by the shard whose bind received them (WAL,
+//!   bound, reassembly, callbacks) and cross the mesh like receipts to a receiving
+//!   session of their user on another shard.
 //!
 //! # Figures (provisional)
 //! `tern run --config bench.toml` (one user and an embedded-simulator connector, both at
@@ -165,6 +168,7 @@ pub struct GatewayHandle {
     sessions_accepted: Arc<Vec<AtomicUsize>>,
     threads: Vec<thread::JoinHandle<()>>,
     simulators: Vec<tern_bench::sim::SimHandle>,
+    metrics: NodeMetrics,
 }
 
 impl Gateway {
@@ -215,6 +219,7 @@ impl Gateway {
             sessions_accepted: Arc::new((0..shards).map(|_| AtomicUsize::new(0)).collect()),
             threads: Vec::new(),
             simulators,
+            metrics: node_metrics.clone(),
         };
         let node = Arc::new(NodeView::new(
             shards as usize,
@@ -293,6 +298,11 @@ impl GatewayHandle {
             .iter()
             .map(|n| n.load(Ordering::Acquire))
             .collect()
+    }
+
+    /// Every shard's counters and gauges (they stay readable after a stop).
+    pub fn metrics(&self) -> NodeMetrics {
+        self.metrics.clone()
     }
 
     /// Upstream binds up now, over all connectors and shards.
@@ -477,6 +487,7 @@ struct ShardHttp {
     shutdown: tern_http::Shutdown,
     server: glommio::Task<()>,
     pump: glommio::Task<()>,
+    mo_pump: glommio::Task<()>,
     completions: glommio::Task<()>,
 }
 
@@ -486,6 +497,7 @@ impl ShardHttp {
         let _ = self.server.await;
         // Callbacks not yet acknowledged stay owed in the WAL and go out after a restart.
         let _ = self.pump.cancel().await;
+        let _ = self.mo_pump.cancel().await;
         let _ = self.completions.cancel().await;
     }
 }
@@ -516,6 +528,10 @@ fn start_http(
         Rc::clone(&dispatcher),
         Rc::clone(&in_flight),
     ));
+    let mo_pump = glommio::spawn_local(crate::mo::callback::run(
+        Rc::clone(core),
+        Rc::clone(&dispatcher),
+    ));
     let completions = {
         let core = Rc::clone(core);
         glommio::spawn_local(async move {
@@ -523,6 +539,10 @@ fn start_http(
                 let (token, outcome) = dispatcher.next_completion().await;
                 let acknowledged =
                     matches!(outcome, tern_http::CallbackOutcome::Acknowledged { .. });
+                if crate::mo::callback::is_mo_token(token) {
+                    core.borrow_mut().mo_callback_outcome(token, acknowledged);
+                    continue;
+                }
                 callbacks::on_outcome(&core, &in_flight, token, acknowledged);
             }
         })
@@ -531,6 +551,7 @@ fn start_http(
         shutdown,
         server,
         pump,
+        mo_pump,
         completions,
     }
 }
@@ -673,6 +694,7 @@ async fn housekeeping(core: &CoreRef, stop: &AtomicBool) {
         sleep(Duration::from_millis(HOUSEKEEPING_INTERVAL_MS)).await;
         let mut core = core.borrow_mut();
         core.expire_parked();
+        core.mo_housekeeping();
         core.maintain();
         core.publish_gauges();
         core.kick_forwarder();

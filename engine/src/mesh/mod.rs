@@ -172,6 +172,26 @@ pub enum MeshMsg {
         /// The receipt.
         receipt: ClientReceipt,
     },
+    /// Owner → receiver shard: deliver this MO to one of its user's sessions.
+    MoDeliver {
+        /// The MO (boxed: the other messages are small).
+        record: Box<crate::message::MoRecord>,
+    },
+    /// Receiver shard → owner: the client acknowledged the MO; returns one MO credit.
+    MoAcked {
+        /// The MO.
+        id: MessageId,
+        /// Its user (the credit is per user).
+        user: u32,
+    },
+    /// Receiver shard → owner: no session of the user is left there; queue it again.
+    /// Returns one MO credit.
+    MoBounced {
+        /// The MO.
+        id: MessageId,
+        /// Its user.
+        user: u32,
+    },
 }
 
 /// Parts in transit to one bind shard for one connector, per owner: twice the windows of

@@ -20,6 +20,7 @@
 //! | 0x13 | [`ReceiptPending`] {user} | with the message's Final, when a receipt is owed |
 //! | 0x14 | ReceiptAcknowledged | the client took its receipt: the message is closed |
 //! | 0x15 | Done | the message is closed with no receipt owed |
+//! | 0x18 | MO ([`MoRecord`]) | an MO from upstream, before the SMSC's answer; marked done once its user took it |
 //!
 //! The Accepted record holds everything needed to submit the message and to build the
 //! client's receipt later: user, session kind, addresses with TON/NPI, esm_class,
@@ -67,6 +68,7 @@
 
 mod accepted;
 mod id;
+mod mo;
 mod progress;
 mod record;
 mod wire;
@@ -78,6 +80,7 @@ pub use accepted::{
     SessionKind, SplitParts,
 };
 pub use id::{ConnectorId, IdError, MessageId, PartRef, UserId};
+pub use mo::{MO_FORMAT_VERSION, MO_SEQUENCE_BIT, MO_TLVS_MAX_LEN, MoRecord};
 pub use progress::{
     Final, FinalScope, FinalState, ID2_LEN_MAX, Id2, Id2Error, Progress, ReceiptPending, Submitted,
 };

@@ -25,6 +25,10 @@ pub mod kind {
     /// [`crate::message::Progress::Done`]: closed, nothing owed.
     pub const DONE: u8 = 0x15;
 
+    /// [`crate::message::MoRecord`]: a mobile-originated message (or one part of a
+    /// concatenated one) received from an upstream, live until its user took it.
+    pub const MO: u8 = 0x18;
+
     /// True for the kinds this module reads (other subsystems' records are skipped).
     pub const fn is_message_kind(kind: u8) -> bool {
         kind >= ACCEPTED && kind <= DONE

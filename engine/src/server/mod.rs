@@ -5,7 +5,9 @@
 //! only once that record is durable: the answers wait in `awaiting` (bounded by the
 //! session's inbound window, so a slow disk stops the reading, not the memory), and one
 //! watcher task per batch wakes the connection when the WAL's durable LSN passes them.
-//! Receivers and transceivers take receipts from the user's outbox, under the window.
+//! Receivers and transceivers take receipts from the user's outbox, under the window,
+//! then the MOs routed to the user ([`crate::mo`]): each part as a deliver_sm with the
+//! MO's fields, its record marked done on the client's deliver_sm_resp OK.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -48,6 +50,8 @@ pub struct ClientConn {
     awaiting: VecDeque<Awaiting>,
     watching: Rc<RefCell<WatchState>>,
     in_flight: HashMap<u64, ClientReceipt>,
+    /// MO deliver_sm sent and not answered yet, by token (the same counter as receipts).
+    mo_in_flight: HashMap<u64, MessageId>,
     next_token: u64,
     interface_version: u8,
     scratch: Vec<u8>,
@@ -73,6 +77,7 @@ impl ClientConn {
             awaiting: VecDeque::new(),
             watching: Rc::default(),
             in_flight: HashMap::new(),
+            mo_in_flight: HashMap::new(),
             next_token: 0,
             interface_version: tern_smpp::INTERFACE_VERSION_34,
             scratch: Vec::new(),
@@ -239,6 +244,31 @@ impl ClientConn {
                 Err(e) => {
                     tracing::warn!(error = %e, "receipt deliver_sm not sent");
                     self.core.borrow_mut().unpop_receipt(receipt);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Sends the MOs owed to the user under the window, part by part as received.
+    fn send_mos(&mut self, link: &mut Link<'_>, now: Instant) {
+        let Some(user) = self.user.filter(|_| self.receives) else {
+            return;
+        };
+        while link.can_send(CommandId::DELIVER_SM) {
+            let Some(mo) = self.core.borrow_mut().pop_mo(user.index()) else {
+                return;
+            };
+            let body = crate::delivery::mo_body(&mo, link.peer_accepts_tlvs());
+            let token = self.next_token;
+            match link.send_request(body, token, now) {
+                Ok(_) => {
+                    self.next_token += 1;
+                    self.mo_in_flight.insert(token, mo.id);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "MO deliver_sm not sent");
+                    self.core.borrow_mut().unpop_mo(mo.id, user.index());
                     return;
                 }
             }
@@ -440,6 +470,17 @@ impl Handler for ClientConn {
         _pdu: Option<&Pdu<'_>>,
         _now: Instant,
     ) {
+        if let Some(id) = self.mo_in_flight.remove(&token) {
+            let user = self.user.map_or(usize::MAX, |u| u.index());
+            let mut core = self.core.borrow_mut();
+            if status == CommandStatus::ESME_ROK {
+                core.mo_acknowledged(id, user);
+            } else {
+                // Any refusal is taken as "not now": the MO stays owed (at-least-once).
+                core.unpop_mo(id, user);
+            }
+            return;
+        }
         let Some(receipt) = self.in_flight.remove(&token) else {
             return;
         };
@@ -452,6 +493,10 @@ impl Handler for ClientConn {
     }
 
     fn on_lost(&mut self, token: u64, _lost: Lost, _now: Instant) {
+        if let Some(id) = self.mo_in_flight.remove(&token) {
+            let user = self.user.map_or(usize::MAX, |u| u.index());
+            self.core.borrow_mut().unpop_mo(id, user);
+        }
         if let Some(receipt) = self.in_flight.remove(&token) {
             self.core.borrow_mut().unpop_receipt(receipt);
         }
@@ -463,6 +508,7 @@ impl Handler for ClientConn {
             return Produce::Unbind;
         }
         self.send_receipts(link, now);
+        self.send_mos(link, now);
         Produce::Continue(None)
     }
 
@@ -481,6 +527,10 @@ impl Handler for ClientConn {
         }
         for (_, receipt) in self.in_flight.drain() {
             core.unpop_receipt(receipt);
+        }
+        let user = self.user.map_or(usize::MAX, |u| u.index());
+        for (_, id) in self.mo_in_flight.drain() {
+            core.unpop_mo(id, user);
         }
         if let Some(user) = self.user.filter(|_| self.counted_receiver) {
             self.counted_receiver = false;

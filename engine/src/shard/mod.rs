@@ -16,7 +16,10 @@
 //! another shard, a DLR mapping to its index shard, a receipt to a session on another
 //! shard) and applies what comes back.
 
+mod mo;
 mod remote;
+
+pub use mo::MoReceived;
 
 pub use remote::SubmitJob;
 
@@ -144,6 +147,8 @@ pub struct Core {
     node: Arc<NodeView>,
     /// This shard's side of the mesh.
     mesh: remote::MeshState,
+    /// MO messages this shard holds (its own) or delivers for other shards.
+    pub mo: crate::mo::MoBook,
 }
 
 impl Core {
@@ -231,6 +236,7 @@ impl Core {
                 config.connectors.len(),
             )),
             mesh: remote::MeshState::new(usize::from(shard), &snapshot.config, shards),
+            mo: crate::mo::MoBook::new(&snapshot.config, shards),
             node,
             snapshot,
         };
@@ -285,6 +291,7 @@ impl Core {
             }
             self.run_actions(Some(id), out, now_ms, true);
         }
+        self.recover_mo(recovery);
         tracing::info!(
             shard = self.shard,
             messages = self.messages.len(),

@@ -124,6 +124,11 @@ impl MeshState {
         self.receivers.get(user).copied().unwrap_or(0)
     }
 
+    /// True when new work may still go to `peer`.
+    pub(super) fn has_room(&self, peer: usize) -> bool {
+        self.outbound.get(peer).is_some_and(Outbound::has_room)
+    }
+
     pub(super) fn pop_forwarded(&mut self, user: usize) -> Option<ClientReceipt> {
         self.forwarded.get_mut(user)?.pop_front()
     }
@@ -288,6 +293,9 @@ impl Core {
                 self.return_receipt_credit(receipt.user.0 as usize, from);
                 self.handle(receipt.id, Event::ClientAcknowledged);
             }
+            msg @ (MeshMsg::MoDeliver { .. }
+            | MeshMsg::MoAcked { .. }
+            | MeshMsg::MoBounced { .. }) => self.on_mo_mesh(from, msg),
             MeshMsg::ReceiptBounced { receipt } => {
                 self.return_receipt_credit(receipt.user.0 as usize, from);
                 if let Some(queue) = self.outbox.get_mut(receipt.user.0 as usize) {
@@ -471,6 +479,7 @@ impl Core {
         if *count > 0 {
             return;
         }
+        self.bounce_guest_mos(user);
         let back: Vec<ClientReceipt> = self
             .mesh
             .forwarded
@@ -511,6 +520,7 @@ impl Core {
                 self.forward_receipts(user);
             }
         }
+        self.forward_mos();
         next_due
     }
 
