@@ -68,6 +68,8 @@
 //!   elsewhere ((N-1)/N of them); the owner's WAL sync is on that path as before.
 //! - Argon2 on a login-cache miss runs on the shard thread (tens of ms): the pump's bind
 //!   answer is synchronous and `AuthCache` has no insert-after-verify entry point.
+//! - HTTP texts are segmented by tern-http (8-bit reference UDH) whatever the route's
+//!   connector says in `split_udh`; only SMPP message_payload/data_sm follow it.
 //! - Messages awaiting receipts keep their record in memory (not yet the compact
 //!   `lifecycle::MessageSlot`); MO messages are acknowledged and not routed; the DLR
 //!   index's frozen generations are not yet written to disk runs.
