@@ -23,6 +23,7 @@ pub mod bounds;
 mod cli;
 mod error;
 mod handle;
+mod reload;
 mod source;
 mod validate;
 
@@ -35,6 +36,7 @@ use serde::{Deserialize, Serialize};
 pub use cli::{ArgError, ConnectorArg, RunArgs, UserArg};
 pub use error::{ConfigError, Diagnostic, Location};
 pub use handle::{ConfigHandle, Snapshot, SnapshotCache, SnapshotError};
+pub use reload::{ReloadError, ReloadPlan, USERS_ADDED_BY_RELOAD_MAX, plan_reload};
 
 /// A whole node's configuration, as read from `tern.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -299,6 +301,11 @@ pub struct UserConfig {
     /// Convention of MO callbacks: `json` (Tern JSON), `form`, `kannel` (the URL's `%`
     /// placeholders) or `jasmin`.
     pub mo_format: MoFormat,
+    /// Set by a reload for a user the new file no longer has: it keeps its position (its
+    /// messages in flight and open sessions still refer to it) but cannot log in. Never
+    /// read from a file.
+    #[serde(skip)]
+    pub retired: bool,
 }
 
 /// `[[users]] mo_method`: the HTTP method of MO callbacks.
@@ -341,6 +348,7 @@ impl Default for UserConfig {
             mo_url: None,
             mo_method: MoMethod::Post,
             mo_format: MoFormat::Json,
+            retired: false,
         }
     }
 }
@@ -398,8 +406,38 @@ pub struct ConnectorConfig {
     /// Messages queued for this connector per shard; absent means `limits.queue_depth_max`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue_depth_max: Option<u32>,
+    /// What to do with a client's message_payload (or data_sm) too long for one part:
+    /// `split` it into short_message parts (most SMSCs take short_message only) or
+    /// `pass` it whole in message_payload.
+    pub message_payload: PayloadHandling,
+    /// How the parts of a split message are tied together: `udh8`, `udh16` or `sar`.
+    pub split_udh: SplitConcat,
     /// How this SMSC deviates from SMPP 3.4.
     pub quirks: Quirks,
+}
+
+/// `message_payload` of a connector: what its SMSC takes for a long message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PayloadHandling {
+    /// Split into short_message parts; a payload that fits one part goes as short_message.
+    #[default]
+    Split,
+    /// Pass message_payload through whole: the SMSC splits.
+    Pass,
+}
+
+/// `split_udh` of a connector: how the parts of a message split by us are tied together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SplitConcat {
+    /// A concatenation information element with an 8-bit reference in each part's UDH.
+    #[default]
+    Udh8,
+    /// A concatenation information element with a 16-bit reference in each part's UDH.
+    Udh16,
+    /// No UDH: the sar_msg_ref_num, sar_total_segments and sar_segment_seqnum TLVs.
+    Sar,
 }
 
 impl Default for ConnectorConfig {
@@ -423,6 +461,8 @@ impl Default for ConnectorConfig {
             reconnect_backoff_max_ms: 30_000,
             mo_unrouted: MoUnrouted::Permanent,
             queue_depth_max: None,
+            message_payload: PayloadHandling::Split,
+            split_udh: SplitConcat::Udh8,
             quirks: Quirks::default(),
         }
     }

@@ -122,6 +122,8 @@ pub struct UpstreamConn {
     core: CoreRef,
     index: usize,
     config: ConnectorConfig,
+    /// The snapshot generation `config` was taken from.
+    generation: u64,
     bucket: TokenBucket,
     bound: bool,
     scratch: Vec<u8>,
@@ -140,16 +142,37 @@ impl UpstreamConn {
     /// A handler for bind of connector `index`; the bucket takes this bind's share of tps.
     pub fn new(core: CoreRef, index: usize, config: ConnectorConfig) -> UpstreamConn {
         let share = (config.tps_max / config.binds.max(1)).max(1);
+        let generation = core.borrow().snapshot.generation;
         UpstreamConn {
             core,
             index,
             bucket: TokenBucket::new(share, Instant::now()),
             config,
+            generation,
             bound: false,
             scratch: Vec::new(),
             pending: VecDeque::new(),
             watch: Rc::default(),
         }
+    }
+
+    /// Takes this connector's settings from a reloaded snapshot: rate, window and quirks
+    /// apply from this turn on (the session's own window, fixed at bind, stays the
+    /// ceiling until the next reconnect).
+    fn refresh_settings(&mut self, now: Instant) {
+        let core = self.core.borrow();
+        if core.snapshot.generation == self.generation {
+            return;
+        }
+        self.generation = core.snapshot.generation;
+        let Some(live) = core.snapshot.config.connectors.get(self.index) else {
+            return;
+        };
+        if live.tps_max != self.config.tps_max {
+            let share = (live.tps_max / live.binds.max(1)).max(1);
+            self.bucket = TokenBucket::new(share, now);
+        }
+        self.config = live.clone();
     }
 
     /// Sends the receipt answers whose wait is over; the others keep waiting (SMPP lets
@@ -452,13 +475,16 @@ impl Handler for UpstreamConn {
         if !self.bound {
             return Produce::Continue(None);
         }
+        self.refresh_settings(now);
         let next_due_ms = self.core.borrow_mut().release_due(self.index);
         let mut deadline = next_due_ms.map(|at_ms| {
             let wait_ms = at_ms.saturating_sub(crate::shard::unix_now_ms());
             now + Duration::from_millis(wait_ms)
         });
         for _ in 0..SUBMITS_PER_TURN_MAX {
-            if !link.can_send(CommandId::SUBMIT_SM) {
+            if !link.can_send(CommandId::SUBMIT_SM)
+                || link.outstanding() >= self.config.window_size as usize
+            {
                 break;
             }
             let Some(job) = self.core.borrow_mut().pop_submit(self.index) else {
@@ -536,6 +562,12 @@ pub async fn run_bind(core: CoreRef, index: usize, config: ConnectorConfig, addr
     let mut backoff_ms = min_ms;
     let conn = conn_config(&config);
     while !core.borrow().stopping {
+        // Each (re)connect binds with the settings in force now (a reload may have
+        // changed the window); the address and credentials only change at a restart.
+        let conn = match core.borrow().snapshot.config.connectors.get(index) {
+            Some(live) => conn_config(live),
+            None => conn.clone(),
+        };
         let start = Start::Esme {
             kind: smpp_kind(config.bind),
             system_id: config.system_id.clone(),
@@ -544,7 +576,9 @@ pub async fn run_bind(core: CoreRef, index: usize, config: ConnectorConfig, addr
         };
         match TcpStream::connect(addr).await {
             Ok(stream) => {
-                let mut handler = UpstreamConn::new(core.clone(), index, config.clone());
+                let live = core.borrow().snapshot.config.connectors.get(index).cloned();
+                let mut handler =
+                    UpstreamConn::new(core.clone(), index, live.unwrap_or_else(|| config.clone()));
                 let result = tern_smpp_io::run(stream, start, &conn, &mut handler).await;
                 if handler_was_bound(&result) {
                     backoff_ms = min_ms;

@@ -49,6 +49,13 @@
 //! - Refusal at the door: a user over its `tps_max` gets ESME_RTHROTTLED, a full connector
 //!   queue or a full WAL ESME_RMSGQFUL; unanswered submits are bounded by the session's
 //!   inbound window, so a slow disk stops the reading rather than growing memory.
+//! - Reload ([`GatewayHandle::reload`], SIGHUP in `tern run`): the new configuration is
+//!   lined up with the live one ([`crate::config::plan_reload`]: connectors never move,
+//!   users keep their positions, what needs a restart is refused by field) and published
+//!   through the [`ConfigHandle`]; each shard's housekeeping sees the new generation
+//!   within one tick and swaps its core's snapshot ([`Core::swap_snapshot`]) between two
+//!   callbacks, so nothing in flight waits or changes route. Metrics and the node's
+//!   receiver counters are sized at start for `USERS_ADDED_BY_RELOAD_MAX` more users.
 //! - Shutdown: the stop flag is seen by each shard's housekeeping task, which makes every
 //!   connection unbind, gives them a bounded grace period and closes the WAL; readiness
 //!   (`wait_bound`) counts the binds of every shard. Outcomes that reach an owner after
@@ -61,6 +68,8 @@
 //!   elsewhere ((N-1)/N of them); the owner's WAL sync is on that path as before.
 //! - Argon2 on a login-cache miss runs on the shard thread (tens of ms): the pump's bind
 //!   answer is synchronous and `AuthCache` has no insert-after-verify entry point.
+//! - HTTP texts are segmented by tern-http (8-bit reference UDH) whatever the route's
+//!   connector says in `split_udh`; only SMPP message_payload/data_sm follow it.
 //! - Messages awaiting receipts keep their record in memory (not yet the compact
 //!   `lifecycle::MessageSlot`); the DLR index's frozen generations are not yet written to
 //!   disk runs.
@@ -108,7 +117,10 @@ use glommio::{LocalExecutorBuilder, Placement};
 use tern_smpp_io::{ConnConfig, Start};
 use tern_wal::{Wal, WalConfig};
 
-use crate::config::{Config, ConfigHandle, Snapshot};
+use crate::config::{
+    Config, ConfigHandle, ReloadError, Snapshot, SnapshotCache, SnapshotError,
+    USERS_ADDED_BY_RELOAD_MAX, plan_reload,
+};
 use crate::connector::run_bind;
 use crate::dlr_index::{DlrIndex, DlrIndexConfig};
 use crate::http::callbacks::{self, InFlight};
@@ -146,6 +158,28 @@ pub enum GatewayError {
     },
 }
 
+/// Why a reload was refused; the configuration in force is unchanged.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadRefused {
+    /// The change needs a restart, or more users than the node has room for.
+    #[error(transparent)]
+    Plan(#[from] ReloadError),
+    /// The configuration could not become a snapshot (users, routes).
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+}
+
+/// What a reload published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reloaded {
+    /// The new snapshot's generation.
+    pub generation: u64,
+    /// Users added (or brought back).
+    pub users_added: Vec<String>,
+    /// Users retired: no new logins; their sessions run until they unbind.
+    pub users_retired: Vec<String>,
+}
+
 /// Options of a start beyond the configuration.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StartOptions {
@@ -166,6 +200,10 @@ pub struct GatewayHandle {
     binds_up: Arc<AtomicUsize>,
     binds_configured: usize,
     sessions_accepted: Arc<Vec<AtomicUsize>>,
+    /// The live snapshot, which shards pick up at their housekeeping tick.
+    config: ConfigHandle,
+    /// User positions the shards' per-user structures were sized for.
+    users_max: usize,
     threads: Vec<thread::JoinHandle<()>>,
     simulators: Vec<tern_bench::sim::SimHandle>,
     metrics: NodeMetrics,
@@ -190,13 +228,11 @@ impl Gateway {
         let pin = options.pin.unwrap_or(shards as usize <= cores);
         let stop = Arc::new(AtomicBool::new(false));
         let config = &snapshot.config;
+        // Room for the users reloads may add: metrics and the node's receiver counters
+        // are fixed arrays shared between shards.
+        let users_max = config.users.len() + USERS_ADDED_BY_RELOAD_MAX;
         let metrics: Vec<Arc<ShardMetrics>> = (0..shards)
-            .map(|_| {
-                Arc::new(ShardMetrics::new(
-                    config.users.len(),
-                    config.connectors.len(),
-                ))
-            })
+            .map(|_| Arc::new(ShardMetrics::new(users_max, config.connectors.len())))
             .collect();
         let node_metrics = NodeMetrics {
             shards: metrics.clone(),
@@ -217,6 +253,8 @@ impl Gateway {
                 .map(|c| c.binds as usize)
                 .sum(),
             sessions_accepted: Arc::new((0..shards).map(|_| AtomicUsize::new(0)).collect()),
+            config: handle.clone(),
+            users_max,
             threads: Vec::new(),
             simulators,
             metrics: node_metrics.clone(),
@@ -224,7 +262,7 @@ impl Gateway {
         let node = Arc::new(NodeView::new(
             shards as usize,
             snapshot.config.connectors.len(),
-            snapshot.config.users.len(),
+            users_max,
         ));
         let mesh = (shards > 1).then(|| pump::node_mesh(shards as usize));
         // Every shard starts at once (the mesh is joined by all or none); then each, in
@@ -247,6 +285,7 @@ impl Gateway {
                 http_node: Arc::clone(&http_node),
                 binds_configured: gateway.binds_configured,
                 snapshot: Arc::clone(&snapshot),
+                live: handle.cache(),
                 stop: Arc::clone(&stop),
                 binds_up: Arc::clone(&gateway.binds_up),
                 node: Arc::clone(&node),
@@ -286,6 +325,26 @@ impl Gateway {
 }
 
 impl GatewayHandle {
+    /// Lines `config` up with the configuration in force and, if nothing in it needs a
+    /// restart, publishes it: each shard swaps it in at its next housekeeping tick
+    /// (every 50 ms). Called from one thread (the signal loop).
+    pub fn reload(&self, config: Config) -> Result<Reloaded, ReloadRefused> {
+        let live = self.config.load();
+        let plan = plan_reload(&live.config, config, self.users_max)?;
+        let generation = self.config.reload(plan.config)?;
+        Ok(Reloaded {
+            generation,
+            users_added: plan.users_added,
+            users_retired: plan.users_retired,
+        })
+    }
+
+    /// The configuration published last (shards may take up to a housekeeping tick to
+    /// swap it in).
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.config.load()
+    }
+
     /// Counters of the embedded simulators, in connector order.
     pub fn simulator_stats(&self) -> Vec<tern_bench::sim::SimStats> {
         self.simulators.iter().map(|s| s.stats()).collect()
@@ -382,6 +441,8 @@ struct ShardSpec {
     http_node: Arc<HttpNode>,
     binds_configured: usize,
     snapshot: Arc<Snapshot>,
+    /// The live snapshot, checked at each housekeeping tick.
+    live: SnapshotCache,
     stop: Arc<AtomicBool>,
     binds_up: Arc<AtomicUsize>,
     node: Arc<NodeView>,
@@ -393,7 +454,7 @@ struct ShardSpec {
 type Ready = Result<(SocketAddr, SocketAddr), String>;
 
 async fn run_shard(
-    spec: ShardSpec,
+    mut spec: ShardSpec,
     listen: mpsc::Receiver<(SocketAddr, SocketAddr)>,
     ready: mpsc::Sender<Ready>,
 ) {
@@ -457,7 +518,7 @@ async fn run_shard(
         Arc::clone(&spec.sessions_accepted),
         spec.index,
     ));
-    housekeeping(&core, &spec.stop).await;
+    housekeeping(&core, &spec.stop, &mut spec.live).await;
     core.borrow_mut().stopping = true;
     core.borrow().wake_everyone();
     let _ = accept.cancel().await;
@@ -687,12 +748,17 @@ fn client_conn_config(config: &Config) -> ConnConfig {
     conn
 }
 
-/// Runs until the stop flag is set: parked receipts, WAL done marks, and a periodic wake
-/// so that connections re-check their queues' due times.
-async fn housekeeping(core: &CoreRef, stop: &AtomicBool) {
+/// Runs until the stop flag is set: a reloaded configuration, parked receipts, WAL done
+/// marks, and a periodic wake so that connections re-check their queues' due times.
+async fn housekeeping(core: &CoreRef, stop: &AtomicBool, live: &mut SnapshotCache) {
     while !stop.load(Ordering::Acquire) {
         sleep(Duration::from_millis(HOUSEKEEPING_INTERVAL_MS)).await;
         let mut core = core.borrow_mut();
+        // One atomic load and a compare while nothing changed.
+        let published = live.load();
+        if published.generation != core.snapshot.generation {
+            core.swap_snapshot(Arc::clone(published));
+        }
         core.expire_parked();
         core.mo_housekeeping();
         core.maintain();

@@ -7,7 +7,10 @@
 //! watcher task per batch wakes the connection when the WAL's durable LSN passes them.
 //! Receivers and transceivers take receipts from the user's outbox, under the window,
 //! then the MOs routed to the user ([`crate::mo`]): each part as a deliver_sm with the
-//! MO's fields, its record marked done on the client's deliver_sm_resp OK.
+//! MO's fields, its record marked done on the client's deliver_sm_resp OK. A
+//! message_payload too long for the route's first connector is split there ([`split`]).
+
+pub mod split;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -136,6 +139,24 @@ impl ClientConn {
             .ok_or(CommandStatus::ESME_RINVDSTADR)?;
         let route = failover_order(&core, route.connectors())?;
         let id = core.next_id().map_err(|_| CommandStatus::ESME_RSYSERR)?;
+        let first = route
+            .get(0)
+            .and_then(|c| core.snapshot.config.connectors.get(usize::from(c.0)));
+        let (content, esm_class) = match (fields.content, first) {
+            (Content::MessagePayload(payload), Some(connector)) => {
+                let shaped = split::shape_payload(
+                    payload.into_owned(),
+                    fields.data_coding,
+                    fields.esm_class,
+                    connector,
+                    split_reference(id),
+                )
+                .map_err(|_| CommandStatus::ESME_RINVMSGLEN)?;
+                let udhi = if shaped.udhi { split::ESM_UDHI } else { 0 };
+                (shaped.content, fields.esm_class | udhi)
+            }
+            (content, _) => (content, fields.esm_class),
+        };
         let now_ms = unix_now_ms();
         let ttl_ms = u64::from(core.snapshot.config.limits.message_ttl_s) * 1000;
         Ok(MessageRecord {
@@ -149,7 +170,7 @@ impl ClientConn {
             schedule_at_ms: None,
             source: owned_address(fields.source_ton, fields.source_npi, fields.source),
             destination: owned_address(fields.dest_ton, fields.dest_npi, fields.destination),
-            esm_class: EsmClass(fields.esm_class),
+            esm_class: EsmClass(esm_class),
             protocol_id: fields.protocol_id,
             priority: fields.priority,
             registered_delivery: RegisteredDelivery(fields.registered_delivery),
@@ -157,7 +178,7 @@ impl ClientConn {
             service_type: Cow::Owned(fields.service_type.to_vec()),
             client_ref: Cow::Borrowed(&[]),
             route,
-            content: fields.content,
+            content,
             tlvs: Cow::Borrowed(&[]),
             callback: Cow::Borrowed(b""),
             idempotency_key: Cow::Borrowed(b""),
@@ -291,6 +312,12 @@ impl ClientConn {
         };
         let _ = link.respond(seq, status, body, now);
     }
+}
+
+/// The reference that ties the parts of message `id`: its sequence's low 16 bits, so
+/// consecutive messages of a shard (to the same handset, often) never share one.
+pub(crate) fn split_reference(id: MessageId) -> u16 {
+    u16::try_from(id.sequence() & 0xFFFF).unwrap_or(0)
 }
 
 /// The route's connectors with those that have a bind up first, so a down upstream is

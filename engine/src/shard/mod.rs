@@ -185,19 +185,8 @@ impl Core {
         let shards = node.shards();
         let shards_u32 = u32::try_from(shards).unwrap_or(u32::MAX);
         let connectors = config.connectors.len();
-        let queue_depth_max = config
-            .connectors
-            .iter()
-            .map(|c| c.queue_depth_max.unwrap_or(config.limits.queue_depth_max) as usize)
-            .collect();
-        let receipts_pending_max = config
-            .users
-            .iter()
-            .map(|u| {
-                u.receipts_pending_max
-                    .unwrap_or(config.limits.receipts_pending_max) as usize
-            })
-            .collect();
+        let queue_depth_max = queue_bounds(config);
+        let receipts_pending_max = receipt_bounds(config);
         let mut core = Core {
             shard,
             wal: Some(wal),
@@ -221,10 +210,7 @@ impl Core {
             user_buckets: config
                 .users
                 .iter()
-                // Each shard takes its share: the user's sessions spread over them.
-                .map(|u| {
-                    TokenBucket::new((u.tps_max / shards_u32).max(1), std::time::Instant::now())
-                })
+                .map(|u| user_bucket(u.tps_max, shards_u32, std::time::Instant::now()))
                 .collect(),
             actions: Vec::new(),
             scratch: Vec::new(),
@@ -298,6 +284,53 @@ impl Core {
             "recovered"
         );
         Ok(())
+    }
+
+    /// Makes `next` (a reloaded configuration, lined up by
+    /// [`crate::config::plan_reload`]) the one in force; false, and nothing changed, when
+    /// it is not newer or does not line up. Messages already accepted keep the route in
+    /// their record; per-user structures grow for new users (a retired user keeps its
+    /// slot), changed user rates get a fresh bucket, connector queue bounds follow.
+    pub fn swap_snapshot(&mut self, next: Arc<Snapshot>) -> bool {
+        if next.generation <= self.snapshot.generation {
+            return false;
+        }
+        let config = &next.config;
+        if config.connectors.len() != self.connectors.len()
+            || config.users.len() < self.outbox.len()
+        {
+            tracing::error!(
+                generation = next.generation,
+                "reloaded configuration moves connectors or users; not applied"
+            );
+            return false;
+        }
+        let shards = u32::try_from(self.node.shards()).unwrap_or(u32::MAX);
+        let now = std::time::Instant::now();
+        for (i, user) in config.users.iter().enumerate() {
+            let old_tps = self.snapshot.config.users.get(i).map(|u| u.tps_max);
+            if old_tps == Some(user.tps_max) {
+                continue;
+            }
+            let bucket = user_bucket(user.tps_max, shards, now);
+            match self.user_buckets.get_mut(i) {
+                Some(slot) => *slot = bucket,
+                None => self.user_buckets.push(bucket),
+            }
+        }
+        self.outbox.resize_with(config.users.len(), VecDeque::new);
+        self.receipts_pending_max = receipt_bounds(config);
+        self.queue_depth_max = queue_bounds(config);
+        self.mesh.grow_users(config.users.len());
+        tracing::info!(
+            shard = self.shard,
+            generation = next.generation,
+            "configuration reloaded"
+        );
+        self.snapshot = next;
+        // Binds pick up their new rate and window at their next turn.
+        self.wake_everyone();
+        true
     }
 
     /// The next message id of this shard.
@@ -844,6 +877,32 @@ impl Core {
     pub fn connector_id(index: usize) -> ConnectorId {
         ConnectorId(u16::try_from(index).unwrap_or(u16::MAX))
     }
+}
+
+/// Each connector's queue bound on this shard, in configuration order.
+fn queue_bounds(config: &crate::config::Config) -> Vec<usize> {
+    config
+        .connectors
+        .iter()
+        .map(|c| config.queue_depth_max(c) as usize)
+        .collect()
+}
+
+/// Each user's bound on receipts waiting for it, in configuration order.
+fn receipt_bounds(config: &crate::config::Config) -> Vec<usize> {
+    config
+        .users
+        .iter()
+        .map(|u| {
+            u.receipts_pending_max
+                .unwrap_or(config.limits.receipts_pending_max) as usize
+        })
+        .collect()
+}
+
+/// A user's rate limit on one shard: its share, since its sessions spread over the shards.
+fn user_bucket(tps_max: u32, shards: u32, now: std::time::Instant) -> TokenBucket {
+    TokenBucket::new((tps_max / shards.max(1)).max(1), now)
 }
 
 /// Bound on wakers kept per list: one per live connection, dead ones pruned on insert.

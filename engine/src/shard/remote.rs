@@ -120,6 +120,17 @@ impl MeshState {
         }
     }
 
+    /// Makes room for `users` users (a reload added some); existing counts stay.
+    pub(super) fn grow_users(&mut self, users: usize) {
+        if users <= self.receivers.len() {
+            return;
+        }
+        self.receivers.resize(users, 0);
+        self.forwarded.resize_with(users, VecDeque::new);
+        // Indexed [u * shards + s]: the new users' slots go at the end.
+        self.receipts_in_transit.resize(users * self.shards, 0);
+    }
+
     pub(super) fn receivers(&self, user: usize) -> u32 {
         self.receivers.get(user).copied().unwrap_or(0)
     }

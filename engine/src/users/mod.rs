@@ -169,9 +169,13 @@ impl Users {
         for user in &config.users {
             let id = UserId(u32::try_from(users.list.len()).map_err(|_| UsersError::TooMany)?);
             let password_phc = stored_hash(user)?;
-            users.by_name.insert(user.name.clone(), id);
-            for token in &user.tokens {
-                users.by_token.insert(token_digest(token.expose()), id);
+            // A retired user keeps its id (for its messages and open sessions) but is
+            // found by no name or token: nobody can log in as it.
+            if !user.retired {
+                users.by_name.insert(user.name.clone(), id);
+                for token in &user.tokens {
+                    users.by_token.insert(token_digest(token.expose()), id);
+                }
             }
             users.list.push(User {
                 name: user.name.clone(),
