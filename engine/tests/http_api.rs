@@ -495,3 +495,32 @@ fn at_two_shards_status_and_idempotency_hold_whichever_shard_a_request_lands_on(
     }
     gateway.stop();
 }
+
+#[test]
+fn a_burst_of_new_connections_with_one_password_all_get_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = start(config(dir.path()));
+    let url = format!("http://{}/v1/messages", gateway.http_addr);
+    // Every request misses the login cache at once; only two Argon2 runs may go at a
+    // time, and the others wait for the answer rather than being refused.
+    let threads: Vec<_> = (0..24)
+        .map(|i| {
+            let url = url.clone();
+            thread::spawn(move || {
+                call(
+                    agent()
+                        .post(&url)
+                        .set("Authorization", &basic())
+                        .set("Content-Type", "application/json"),
+                    Some(&format!(
+                        r#"{{"to":"44770090{i:04}","from":"Tern","text":"burst"}}"#
+                    )),
+                )
+                .0
+            })
+        })
+        .collect();
+    let codes: Vec<u16> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(codes.iter().all(|&c| c == 202), "{codes:?}");
+    gateway.stop();
+}

@@ -5,6 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use tern_http::{
     Accepted, AuthFailure, Backend, Credentials, Health, MessageStatus, Refusal, Submission,
@@ -29,6 +30,11 @@ use crate::users::{AuthCache, UserId, verify_phc};
 /// Argon2 verifications running at once per shard (each takes ~19 MiB and tens of ms);
 /// more logins that miss the cache are answered 503 rather than queued without bound.
 const ARGON2_CONCURRENT_MAX: usize = 2;
+/// Longest a login waits for a verification slot (or for the same login verified by
+/// another request) before it is answered 503.
+const ARGON2_WAIT_MS: u64 = 2_000;
+/// How often a waiting login looks again.
+const ARGON2_POLL_MS: u64 = 2;
 
 /// A shard's engine side of the HTTP API.
 pub struct ShardBackend {
@@ -65,14 +71,7 @@ impl ShardBackend {
         let id = users.lookup(name).ok_or(AuthFailure::Invalid)?;
         let user = users.get(id).ok_or(AuthFailure::Invalid)?;
         let now_ms = unix_now_ms();
-        if !self
-            .auth
-            .borrow()
-            .is_remembered(user, password.as_bytes(), now_ms)
-        {
-            if self.argon2_running.get() >= ARGON2_CONCURRENT_MAX {
-                return Err(AuthFailure::Busy);
-            }
+        if !self.wait_for_slot_or_login(user, password, now_ms).await? {
             self.argon2_running.set(self.argon2_running.get() + 1);
             let phc = user.password_phc().to_owned();
             let candidate = password.to_owned();
@@ -92,6 +91,35 @@ impl ShardBackend {
             return Err(AuthFailure::Invalid);
         }
         Ok(id)
+    }
+
+    /// True when the login became remembered while waiting (another request with the
+    /// same credentials verified it: a burst of new connections costs one Argon2 run);
+    /// false when a verification slot is free for this one. Busy after
+    /// [`ARGON2_WAIT_MS`]; the waiters are bounded by the open connections.
+    async fn wait_for_slot_or_login(
+        &self,
+        user: &crate::users::User,
+        password: &str,
+        now_ms: u64,
+    ) -> Result<bool, AuthFailure> {
+        let deadline = std::time::Instant::now() + Duration::from_millis(ARGON2_WAIT_MS);
+        loop {
+            if self
+                .auth
+                .borrow()
+                .is_remembered(user, password.as_bytes(), now_ms)
+            {
+                return Ok(true);
+            }
+            if self.argon2_running.get() < ARGON2_CONCURRENT_MAX {
+                return Ok(false);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(AuthFailure::Busy);
+            }
+            glommio::timer::sleep(Duration::from_millis(ARGON2_POLL_MS)).await;
+        }
     }
 
     /// Accepts one submission; the record's LSN and its answer.
