@@ -107,7 +107,7 @@ class RunnerTest(unittest.TestCase):
         self.assertEqual(value("--callback-listen"), "127.0.0.1:0")
         self.assertEqual(value("--duration-s"), "10")
         self.assertEqual(value("--json"), "/tmp/load.json")
-        self.assertEqual((value("--batch"), value("--concurrency")), ("10", "8"))
+        self.assertEqual((value("--batch"), value("--connections")), ("10", "64"))
         self.assertIn("--receipts", argv)
         self.assertIn("--quiet", argv)
 

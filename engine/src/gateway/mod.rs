@@ -53,7 +53,8 @@
 //!   lined up with the live one ([`crate::config::plan_reload`]: connectors never move,
 //!   users keep their positions, what needs a restart is refused by field) and published
 //!   through the [`ConfigHandle`]; each shard's housekeeping sees the new generation
-//!   within one tick and swaps its core's snapshot ([`Core::swap_snapshot`]) between two
+//!   within one tick and swaps its core's snapshot
+//!   ([`crate::shard::Core::swap_snapshot`]) between two
 //!   callbacks, so nothing in flight waits or changes route. Metrics and the node's
 //!   receiver counters are sized at start for `USERS_ADDED_BY_RELOAD_MAX` more users.
 //! - Shutdown: the stop flag is seen by each shard's housekeeping task, which makes every
@@ -66,13 +67,23 @@
 //!   query is not carried); per-connector and per-user statistics are per shard.
 //! - A hop to the index shard adds a ring round trip to every receipt whose key hashes
 //!   elsewhere ((N-1)/N of them); the owner's WAL sync is on that path as before.
-//! - Argon2 on a login-cache miss runs on the shard thread (tens of ms): the pump's bind
-//!   answer is synchronous and `AuthCache` has no insert-after-verify entry point.
+//! - An SMPP bind that misses the login cache runs Argon2 on the shard thread (tens of
+//!   ms): the pump's bind answer is synchronous. HTTP logins run it on glommio's
+//!   blocking pool ([`crate::http`]); the SMPP pump could do the same with a deferred
+//!   bind answer.
 //! - HTTP texts are segmented by tern-http (8-bit reference UDH) whatever the route's
 //!   connector says in `split_udh`; only SMPP message_payload/data_sm follow it.
-//! - Messages awaiting receipts keep their record in memory (not yet the compact
-//!   `lifecycle::MessageSlot`); the DLR index's frozen generations are not yet written to
-//!   disk runs.
+//! - The DLR index's frozen generations are not yet written to disk runs by the shard.
+//! - Messages awaiting receipts hold their Accepted record in memory (≈ 300 B each with
+//!   the map): 10 M receipts outstanding would take ≈ 3 GB. The compact
+//!   `lifecycle::MessageSlot` (24 B) is built and tested but not yet used: the WAL needs
+//!   a read-by-LSN for the record to come back when a receipt arrives.
+//!
+//! # HTTP and MO
+//! - Each shard also serves the HTTP API ([`crate::http`], tern-http on the same
+//!   executor, SO_REUSEPORT); HTTP messages are owned like SMPP ones, their receipts go
+//!   out as callbacks from the owner's dispatcher; status books and idempotency keys are
+//!   shared read-mostly across shards so a GET or a retry may land anywhere.
 //! - MO messages ([`crate::mo`]) are owned by the shard whose bind received them (WAL,
 //!   bound, reassembly, callbacks) and cross the mesh like receipts to a receiving
 //!   session of their user on another shard.
