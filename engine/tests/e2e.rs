@@ -281,3 +281,26 @@ fn a_user_over_its_tps_is_throttled_at_the_door() {
     assert_eq!(report.receipts_matched, report.acked, "{report:?}");
     gateway.stop();
 }
+
+#[test]
+fn messages_held_beyond_the_shard_bound_are_refused_at_the_door() {
+    let upstream = sim(SimConfig {
+        receipt_delay_ms: tern_bench::sim::DelayRange {
+            min_ms: 1_500,
+            max_ms: 1_500,
+        },
+        ..SimConfig::default()
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = config_with(dir.path(), vec![connector_to("slow", upstream.addr)]);
+    config.limits.messages_held_max = 20;
+    let gateway = start(config);
+    // Receipts come after 1.5 s: the first 20 messages are held and the rest refused,
+    // rather than kept in memory.
+    let report = load(gateway.smpp_addr, &["--count", "100", "--window", "100"]);
+    let refused = report.failed.get("ESME_RMSGQFUL").copied().unwrap_or(0);
+    assert!(report.acked >= 20 && refused > 0, "{report:?}");
+    assert_eq!(report.acked + refused, 100, "{report:?}");
+    assert_eq!(report.receipts_matched, report.acked, "{report:?}");
+    gateway.stop();
+}

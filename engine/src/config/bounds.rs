@@ -60,6 +60,8 @@ pub const ENTRIES_MAX: usize = 100_000;
 pub const ROUTE_LIST_MAX: usize = 10_000;
 /// Most connectors in one route's failover list.
 pub const FAILOVER_MAX: usize = 16;
+/// Most messages one shard may hold.
+pub const MESSAGES_HELD_MAX: u32 = 100_000_000;
 /// Largest HTTP request body.
 pub const HTTP_BODY_BYTES_MAX: u32 = 64 << 20;
 /// Most messages in one HTTP request.

@@ -185,6 +185,10 @@ pub struct LimitsConfig {
     pub receipts_pending_max: u32,
     /// Receipts parked per shard because they arrived before their submit_sm_resp.
     pub receipts_parked_max: u32,
+    /// Messages one shard holds (queued, in flight, awaiting their receipt, or owing one
+    /// to the client) before new ones are refused (`ESME_RMSGQFUL`, HTTP 503): the bound
+    /// on the memory that grows with receipts outstanding (≈ 300 B per message).
+    pub messages_held_max: u32,
     /// Memory for the in-memory part of the receipt index, in bytes, per node.
     pub dlr_hot_bytes_max: u64,
     /// Validity given to a message that asks none, and how long its receipt mapping is
@@ -204,6 +208,7 @@ impl Default for LimitsConfig {
             queue_depth_max: 100_000,
             receipts_pending_max: 100_000,
             receipts_parked_max: 65_536,
+            messages_held_max: 1_000_000,
             dlr_hot_bytes_max: 256 << 20,
             message_ttl_s: 48 * 3_600,
             sessions_max: 1_024,

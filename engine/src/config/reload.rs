@@ -203,6 +203,7 @@ fn limits_fields(a: &LimitsConfig, b: &LimitsConfig, out: &mut Vec<String>) {
         b,
         [
             receipts_parked_max,
+            messages_held_max,
             dlr_hot_bytes_max,
             sessions_max,
             auth_cache_entries_max,

@@ -156,6 +156,8 @@ fn check_limits(findings: &mut Findings, config: &Config, limits: &FieldPath) {
     findings.range(pending, l.receipts_pending_max, 1, RECEIPTS_PENDING_MAX);
     let parked = limits.key("receipts_parked_max");
     findings.range(parked, l.receipts_parked_max, 1, RECEIPTS_PARKED_MAX);
+    let held = limits.key("messages_held_max");
+    findings.range(held, l.messages_held_max, 1, MESSAGES_HELD_MAX);
     let hot = limits.key("dlr_hot_bytes_max");
     findings.range(
         hot,

@@ -362,6 +362,9 @@ impl Core {
     }
 
     fn accept_counted(&mut self, record: MessageRecord<'static>) -> Result<Lsn, AcceptError> {
+        if self.messages.len() >= self.snapshot.config.limits.messages_held_max as usize {
+            return Err(AcceptError::QueueFull);
+        }
         let now = std::time::Instant::now();
         let bucket = self.user_buckets.get_mut(record.user.0 as usize);
         if !bucket.is_some_and(|b| b.take(now)) {
