@@ -146,7 +146,9 @@ pub struct HttpConfig {
     pub callback_timeout_ms: u32,
     /// Concurrent callback requests to one destination host, per shard.
     pub callback_per_host_max: u32,
-    /// Callbacks waiting to be sent, per shard; beyond it receipts wait in the WAL.
+    /// Callbacks handed to the dispatcher at once, per shard, and the intermediate notices
+    /// waiting for it; final receipts waiting behind them are bounded by
+    /// `limits.messages_held_max` and never dropped.
     pub callback_queue_max: u32,
     /// Finished messages whose status `GET /v1/messages/{id}` still answers, per shard.
     pub status_history_max: u32,
@@ -187,7 +189,8 @@ pub struct LimitsConfig {
     pub receipts_parked_max: u32,
     /// Messages one shard holds (queued, in flight, awaiting their receipt, or owing one
     /// to the client) before new ones are refused (`ESME_RMSGQFUL`, HTTP 503): the bound
-    /// on the memory that grows with receipts outstanding (≈ 300 B per message).
+    /// on the memory that grows with receipts outstanding (≈ 1.5 KiB per message measured
+    /// in the receipts-outstanding scenario: 300k held, 470 MiB peak RSS).
     pub messages_held_max: u32,
     /// Memory for the in-memory part of the receipt index, in bytes, per node.
     pub dlr_hot_bytes_max: u64,
@@ -208,7 +211,7 @@ impl Default for LimitsConfig {
             queue_depth_max: 100_000,
             receipts_pending_max: 100_000,
             receipts_parked_max: 65_536,
-            messages_held_max: 1_000_000,
+            messages_held_max: 500_000,
             dlr_hot_bytes_max: 256 << 20,
             message_ttl_s: 48 * 3_600,
             sessions_max: 1_024,

@@ -76,14 +76,19 @@ pub struct HttpState {
     node: Option<Arc<HttpNode>>,
     receipts: VecDeque<ClientReceipt>,
     receipts_max: usize,
+    notices_max: usize,
+    dropped_notices: u64,
+    dropped_logged_at: Option<std::time::Instant>,
     /// SMSC-level notices (a part's submit answered OK): best effort, not in the WAL.
     smsc_acks: VecDeque<(MessageId, u8)>,
     pump: Option<Waker>,
 }
 
 impl HttpState {
-    /// State sized by `[http]`.
-    pub fn new(config: &HttpConfig) -> HttpState {
+    /// State sized by `[http]` and `limits.messages_held_max`.
+    pub fn new(config: &crate::config::Config) -> HttpState {
+        let limits = &config.limits;
+        let config = &config.http;
         HttpState {
             book: Arc::new(Mutex::new(StatusBook::new(
                 config.status_history_max as usize,
@@ -91,7 +96,14 @@ impl HttpState {
             recovered_keys: Idempotency::new(config.idempotency_keys_max as usize),
             node: None,
             receipts: VecDeque::new(),
-            receipts_max: config.callback_queue_max as usize,
+            // Every held message owes at most one final receipt, and intermediate notices
+            // take at most `callback_queue_max`: a final receipt is never dropped (the WAL
+            // would keep it only until a restart).
+            receipts_max: (config.callback_queue_max as usize)
+                .saturating_add(limits.messages_held_max as usize),
+            notices_max: config.callback_queue_max as usize,
+            dropped_notices: 0,
+            dropped_logged_at: None,
             smsc_acks: VecDeque::new(),
             pump: None,
         }
@@ -119,10 +131,20 @@ impl HttpState {
         self.node.as_ref()
     }
 
-    /// Queues a receipt for its callback; false (and the receipt stays owed in the WAL,
-    /// sent again at restart) when the queue is at its bound.
+    /// Queues a receipt for its callback; false when the queue is at its bound, which
+    /// only intermediate notices can meet (final receipts are bounded by the held
+    /// messages, see [`HttpState::new`]).
     pub fn push_receipt(&mut self, receipt: ClientReceipt) -> bool {
-        if self.receipts.len() >= self.receipts_max {
+        let intermediate = matches!(
+            receipt.state,
+            crate::lifecycle::ReceiptState::Intermediate(_)
+        );
+        let room = if intermediate {
+            self.notices_max
+        } else {
+            self.receipts_max
+        };
+        if self.receipts.len() >= room {
             return false;
         }
         self.receipts.push_back(receipt);
@@ -141,6 +163,22 @@ impl HttpState {
     /// The next receipt owed as a callback.
     pub fn pop_receipt(&mut self) -> Option<ClientReceipt> {
         self.receipts.pop_front()
+    }
+
+    /// Counts an intermediate notice dropped at the bound; logs at most once a second.
+    pub fn note_dropped_notice(&mut self) {
+        self.dropped_notices += 1;
+        let now = std::time::Instant::now();
+        let due = self
+            .dropped_logged_at
+            .is_none_or(|at| now.duration_since(at) >= std::time::Duration::from_secs(1));
+        if due {
+            tracing::warn!(
+                dropped = self.dropped_notices,
+                "callback queue full: intermediate notices dropped"
+            );
+            self.dropped_logged_at = Some(now);
+        }
     }
 
     /// Puts back a receipt the dispatcher could not take, to be offered first next time.

@@ -216,7 +216,7 @@ impl Core {
             scratch: Vec::new(),
             stopping: false,
             binds_up_total: Arc::default(),
-            http: crate::http::HttpState::new(&config.http),
+            http: crate::http::HttpState::new(config),
             metrics: Arc::new(crate::metrics::ShardMetrics::new(
                 config.users.len(),
                 config.connectors.len(),
@@ -695,9 +695,10 @@ impl Core {
             .get(&receipt.id)
             .is_some_and(|e| e.record.session == SessionKind::Http);
         if http {
+            // Bounded by the messages held (each owes at most one final receipt), so only
+            // intermediate notices can be dropped here; those are best effort.
             if !self.http.push_receipt(receipt) {
-                // It stays owed in the WAL and comes back at restart.
-                tracing::warn!(user = receipt.user.0, "callback queue full");
+                self.http.note_dropped_notice();
             }
             return;
         }
