@@ -52,6 +52,7 @@ pub use tern_smpp_io as conn;
 pub mod http;
 pub mod load;
 pub mod rng;
+pub mod run_clock;
 pub mod sim;
 pub mod stop;
 pub mod text;

@@ -49,7 +49,6 @@ pub mod wire;
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
@@ -62,6 +61,7 @@ pub use report::HttpReport;
 
 use crate::load::report::Percentiles;
 use crate::load::tracker::Tracker;
+use crate::run_clock::RunClock;
 use client::{ConnEnd, Sender};
 use report::{HttpCounts, HttpLatency, HttpShardResults};
 
@@ -108,31 +108,18 @@ pub struct Shared {
     /// The `callback_url` sent with each message (set once the receiver listens; unset
     /// without `--receipts`).
     pub callback_url: OnceLock<String>,
-    senders_active: AtomicUsize,
-    /// When the last sender finished, ns after `base` (`u64::MAX` while some send).
-    sending_ended_ns: AtomicU64,
+    clock: RunClock,
 }
 
 impl Shared {
     /// A sender has sent everything and has nothing outstanding.
     pub fn sender_finished(&self, now: Instant) {
-        if self.senders_active.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let ns = u64::try_from(now.saturating_duration_since(self.base).as_nanos())
-                .unwrap_or(u64::MAX - 1);
-            self.sending_ended_ns.store(ns, Ordering::Release);
-        }
+        self.clock.sender_finished(now);
     }
 
     /// True once every sender is done and callbacks are in (or their wait has passed).
     pub fn run_over(&self, now: Instant) -> bool {
-        let ended_ns = self.sending_ended_ns.load(Ordering::Acquire);
-        if ended_ns == u64::MAX {
-            return false;
-        }
-        let wait_ns = (self.config.callback_wait_s * 1e9) as u64;
-        let now_ns =
-            u64::try_from(now.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX);
-        self.tracker.pending() == 0 || now_ns >= ended_ns.saturating_add(wait_ns)
+        self.clock.run_over(now, self.tracker.pending())
     }
 }
 
@@ -141,12 +128,12 @@ impl Shared {
 pub fn run(config: HttpLoadConfig) -> Result<HttpReport, HttpLoadError> {
     config.validate().map_err(HttpLoadError::Config)?;
     let target = config.target().map_err(HttpLoadError::Config)?;
+    let clock = RunClock::new(config.connections, config.callback_wait_s);
     let shared = Arc::new(Shared {
         tracker: Tracker::new(config.max_pending_callbacks, config.max_parked_callbacks),
-        senders_active: AtomicUsize::new(config.connections),
-        sending_ended_ns: AtomicU64::new(u64::MAX),
         callback_url: OnceLock::new(),
-        base: Instant::now(),
+        base: clock.base,
+        clock,
         target,
         config,
     });
@@ -188,13 +175,7 @@ pub fn run(config: HttpLoadConfig) -> Result<HttpReport, HttpLoadError> {
 
 fn build_report(shared: &Shared, results: &HttpShardResults) -> HttpReport {
     let counts: &HttpCounts = &results.counts;
-    let ended_ns = shared.sending_ended_ns.load(Ordering::Acquire);
-    let total_elapsed_s = shared.base.elapsed().as_secs_f64();
-    let send_elapsed_s = if ended_ns == u64::MAX {
-        total_elapsed_s
-    } else {
-        ended_ns as f64 / 1e9
-    };
+    let (send_elapsed_s, total_elapsed_s) = shared.clock.elapsed_s();
     HttpReport {
         protocol: "http",
         requests_sent: counts.requests_sent,

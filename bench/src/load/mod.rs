@@ -17,7 +17,6 @@ pub mod tracker;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use glommio::net::TcpStream;
@@ -29,6 +28,7 @@ pub use config::{BindMode, LoadConfig};
 pub use report::LoadReport;
 pub use tracker::IdMatch;
 
+use crate::run_clock::RunClock;
 use handler::{LoadConn, ShardResults};
 use report::{Counts, Latency, Percentiles, new_histogram, status_name};
 use tern_smpp_io::{self as conn, ConnConfig, ConnError, Start};
@@ -61,31 +61,18 @@ pub struct Shared {
     pub base: Instant,
     /// Receipt matching.
     pub tracker: tracker::Tracker,
-    senders_active: AtomicUsize,
-    /// When the last sender finished, ns after `base` (`u64::MAX` while some send).
-    sending_ended_ns: AtomicU64,
+    clock: RunClock,
 }
 
 impl Shared {
     /// A sender has sent everything and has nothing outstanding.
     pub fn sender_finished(&self, now: Instant) {
-        if self.senders_active.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let ns = u64::try_from(now.saturating_duration_since(self.base).as_nanos())
-                .unwrap_or(u64::MAX - 1);
-            self.sending_ended_ns.store(ns, Ordering::Release);
-        }
+        self.clock.sender_finished(now);
     }
 
     /// True once every sender is done and receipts are in (or their wait has passed).
     pub fn run_over(&self, now: Instant) -> bool {
-        let ended_ns = self.sending_ended_ns.load(Ordering::Acquire);
-        if ended_ns == u64::MAX {
-            return false;
-        }
-        let wait_ns = (self.config.receipt_wait_s * 1e9) as u64;
-        let now_ns =
-            u64::try_from(now.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX);
-        self.tracker.pending() == 0 || now_ns >= ended_ns.saturating_add(wait_ns)
+        self.clock.run_over(now, self.tracker.pending())
     }
 }
 
@@ -93,11 +80,11 @@ impl Shared {
 /// `--quiet`).
 pub fn run(config: LoadConfig) -> Result<LoadReport, LoadError> {
     config.validate().map_err(LoadError::Config)?;
+    let clock = RunClock::new(config.connections, config.receipt_wait_s);
     let shared = Arc::new(Shared {
         tracker: tracker::Tracker::new(config.max_pending_receipts, config.max_parked_receipts),
-        senders_active: AtomicUsize::new(config.connections),
-        sending_ended_ns: AtomicU64::new(u64::MAX),
-        base: Instant::now(),
+        base: clock.base,
+        clock,
         config,
     });
     let mut handles = Vec::new();
@@ -132,13 +119,7 @@ fn build_report(
     resp_us: &hdrhistogram::Histogram<u64>,
     receipt_us: &hdrhistogram::Histogram<u64>,
 ) -> LoadReport {
-    let ended_ns = shared.sending_ended_ns.load(Ordering::Acquire);
-    let total_elapsed_s = shared.base.elapsed().as_secs_f64();
-    let send_elapsed_s = if ended_ns == u64::MAX {
-        total_elapsed_s
-    } else {
-        ended_ns as f64 / 1e9
-    };
+    let (send_elapsed_s, total_elapsed_s) = shared.clock.elapsed_s();
     let unmatched = counts
         .receipts_received
         .saturating_sub(counts.receipts_matched);
