@@ -304,3 +304,18 @@ fn messages_held_beyond_the_shard_bound_are_refused_at_the_door() {
     assert_eq!(report.receipts_matched, report.acked, "{report:?}");
     gateway.stop();
 }
+
+#[test]
+fn a_burst_of_binds_that_miss_the_login_cache_all_bind_and_submit() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let gateway = start(base_config(dir.path()));
+    // 16 connections bind at once with a password no bind has verified yet: their
+    // Argon2 checks run off the shard, two at a time, and every bind is answered.
+    let report = load(
+        gateway.smpp_addr,
+        &["--count", "320", "--connections", "16", "--window", "8"],
+    );
+    assert_eq!(report.bind_failures, 0, "{report:?}");
+    assert_all_acked_with_receipts(&report, 320);
+    gateway.stop();
+}

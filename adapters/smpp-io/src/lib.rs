@@ -248,10 +248,30 @@ pub enum Lost {
     Abandoned,
 }
 
+/// An SMSC's answer to a bind: now, or later (a password check off the thread).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BindVerdict {
+    /// Answer with this status now (`ESME_ROK` binds).
+    Now(CommandStatus),
+    /// The handler decides later: the pump asks [`Handler::bind_verdict`] on every turn
+    /// until it answers; the handler wakes the connection when it can. Meanwhile the
+    /// session stays binding (other requests are refused as the state table says).
+    Pending,
+}
+
 /// The role-specific logic a connection hands its PDUs to.
 pub trait Handler {
     /// SMSC role: decide on a bind (`ESME_ROK` accepts).
     fn on_bind_request(&mut self, kind: BindKind, bind: &Bind<'_>) -> CommandStatus;
+    /// SMSC role: decide on a bind now or later; by default [`Handler::on_bind_request`]
+    /// answers now.
+    fn on_bind(&mut self, kind: BindKind, bind: &Bind<'_>) -> BindVerdict {
+        BindVerdict::Now(self.on_bind_request(kind, bind))
+    }
+    /// SMSC role: the verdict of a bind that [`Handler::on_bind`] left pending, once known.
+    fn bind_verdict(&mut self) -> Option<CommandStatus> {
+        None
+    }
     /// The session is bound.
     fn on_bound(&mut self, kind: BindKind, now: Instant);
     /// A request delivered by the session; answer it through `link` (now or later).
@@ -324,6 +344,7 @@ async fn run_inner<H: Handler>(
         handler_deadline: None,
         closed: None,
         unbinding: false,
+        pending_bind: None,
         eof: false,
     };
     pump.begin(&start, now)?;
@@ -356,6 +377,15 @@ struct Pump {
     closed: Option<CloseReason>,
     unbinding: bool,
     eof: bool,
+    pending_bind: Option<PendingBind>,
+}
+
+/// A bind waiting for the handler's verdict.
+#[derive(Clone, Copy, Debug)]
+struct PendingBind {
+    kind: BindKind,
+    sequence_number: u32,
+    interface_version: u8,
 }
 
 impl Pump {
@@ -578,6 +608,7 @@ impl Pump {
                 out: &mut self.out,
                 closed: &mut self.closed,
                 system_id: &self.smsc_system_id,
+                pending_bind: &mut self.pending_bind,
             };
             let frame = self.rbuf.get(self.rstart..frame_end).unwrap_or_default();
             parts.dispatch(handler, frame, now)?;
@@ -593,6 +624,30 @@ impl Pump {
             out: &mut self.out,
         };
         let mut progress = false;
+        if let Some(pending) = self.pending_bind
+            && let Some(status) = handler.bind_verdict()
+        {
+            self.pending_bind = None;
+            let mut parts = Parts {
+                session: link.session,
+                out: link.out,
+                closed: &mut self.closed,
+                system_id: &self.smsc_system_id,
+                pending_bind: &mut self.pending_bind,
+            };
+            let PendingBind {
+                kind,
+                sequence_number,
+                interface_version,
+            } = pending;
+            parts.finish_bind(kind, sequence_number, interface_version, status, now)?;
+            // Bound (or refused): the session's actions follow in the drain below.
+            progress = true;
+            link = Link {
+                session: &mut self.session,
+                out: &mut self.out,
+            };
+        }
         match handler.produce(&mut link, now) {
             Produce::Continue(at) => self.handler_deadline = at,
             Produce::Unbind => {
@@ -625,6 +680,7 @@ impl Pump {
             out: &mut self.out,
             closed: &mut self.closed,
             system_id: &self.smsc_system_id,
+            pending_bind: &mut self.pending_bind,
         }
         .drain(handler, pdu, now)
     }
@@ -636,6 +692,7 @@ struct Parts<'p> {
     out: &'p mut Vec<u8>,
     closed: &'p mut Option<CloseReason>,
     system_id: &'p str,
+    pending_bind: &'p mut Option<PendingBind>,
 }
 
 impl Parts<'_> {
@@ -728,12 +785,35 @@ impl Parts<'_> {
         interface_version: u8,
         now: Instant,
     ) -> Result<(), ConnError> {
-        let status = match pdu.map(|p| &p.body) {
+        let verdict = match pdu.map(|p| &p.body) {
             Some(Body::BindTransmitter(b) | Body::BindReceiver(b) | Body::BindTransceiver(b)) => {
-                handler.on_bind_request(kind, b)
+                handler.on_bind(kind, b)
             }
-            _ => CommandStatus::ESME_RBINDFAIL,
+            _ => BindVerdict::Now(CommandStatus::ESME_RBINDFAIL),
         };
+        let status = match verdict {
+            BindVerdict::Now(status) => status,
+            BindVerdict::Pending => {
+                *self.pending_bind = Some(PendingBind {
+                    kind,
+                    sequence_number,
+                    interface_version,
+                });
+                return Ok(());
+            }
+        };
+        self.finish_bind(kind, sequence_number, interface_version, status, now)
+    }
+
+    /// Answers a bind with `status` (the session binds on `ESME_ROK`).
+    fn finish_bind(
+        &mut self,
+        kind: BindKind,
+        sequence_number: u32,
+        interface_version: u8,
+        status: CommandStatus,
+        now: Instant,
+    ) -> Result<(), ConnError> {
         if self
             .session
             .answer_bind(sequence_number, status, now)

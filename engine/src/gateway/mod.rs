@@ -46,6 +46,10 @@
 //!   out only when what the receipt changed is durable (or, for a parked receipt, after
 //!   its match and that sync). A SIGKILL therefore never loses a receipt the SMSC thinks
 //!   it delivered (found by `engine/tests/kill.rs`).
+//! - Logins that miss the cache (SMPP binds and HTTP requests) run Argon2 on glommio's
+//!   blocking pool, at most two per shard; the bind is answered when it is done
+//!   (`tern_smpp_io::BindVerdict::Pending`), so a wrong-password storm or a reconnect
+//!   burst never stalls the shard's other sessions.
 //! - Refusal at the door: a user over its `tps_max` gets ESME_RTHROTTLED, a full connector
 //!   queue or a full WAL ESME_RMSGQFUL; unanswered submits are bounded by the session's
 //!   inbound window, so a slow disk stops the reading rather than growing memory.
@@ -67,10 +71,6 @@
 //!   query is not carried); per-connector and per-user statistics are per shard.
 //! - A hop to the index shard adds a ring round trip to every receipt whose key hashes
 //!   elsewhere ((N-1)/N of them); the owner's WAL sync is on that path as before.
-//! - An SMPP bind that misses the login cache runs Argon2 on the shard thread (tens of
-//!   ms): the pump's bind answer is synchronous. HTTP logins run it on glommio's
-//!   blocking pool ([`crate::http`]); the SMPP pump could do the same with a deferred
-//!   bind answer.
 //! - HTTP texts are segmented by tern-http (8-bit reference UDH) whatever the route's
 //!   connector says in `split_udh`; only SMPP message_payload/data_sm follow it.
 //! - The DLR index's frozen generations are not yet written to disk runs by the shard.

@@ -10,6 +10,7 @@
 //! MO's fields, its record marked done on the client's deliver_sm_resp OK. A
 //! message_payload too long for the route's first connector is split there ([`split`]).
 
+mod login;
 pub mod split;
 
 use std::borrow::Cow;
@@ -22,7 +23,7 @@ use std::time::Instant;
 use tern_smpp::session::{BindKind as SmppBindKind, CloseReason};
 use tern_smpp::tlv::Tlvs;
 use tern_smpp::{Bind, Body, CommandId, CommandStatus, EsmClass, Pdu, RegisteredDelivery, SmResp};
-use tern_smpp_io::{Handler, Link, Lost, Produce};
+use tern_smpp_io::{BindVerdict, Handler, Link, Lost, Produce};
 use tern_wal::{Lsn, WalError};
 
 use crate::config::BindKind;
@@ -59,6 +60,8 @@ pub struct ClientConn {
     interface_version: u8,
     scratch: Vec<u8>,
     tlv_scratch: Vec<u8>,
+    /// A bind whose password check runs off the shard thread.
+    pending_login: Option<login::PendingLogin>,
 }
 
 /// The connection's waker and the highest LSN a watcher task already waits for.
@@ -69,6 +72,55 @@ struct WatchState {
 }
 
 impl ClientConn {
+    /// Starts the pending login's Argon2 check if a slot is free (or finds it remembered).
+    fn start_login(&mut self) {
+        let snapshot = std::sync::Arc::clone(&self.core.borrow().snapshot);
+        let watching = Rc::clone(&self.watching);
+        let Some(pending) = self.pending_login.as_mut() else {
+            return;
+        };
+        let Some(user) = snapshot.users.get(pending.user) else {
+            return;
+        };
+        if self
+            .auth
+            .borrow()
+            .is_remembered(user, &pending.password, unix_now_ms())
+        {
+            // Another bind verified the same login meanwhile.
+            pending.result = Some(Rc::new(std::cell::Cell::new(Some(true))));
+            return;
+        }
+        pending.try_start(user.password_phc(), move || {
+            if let Some(w) = &watching.borrow().waker {
+                w.wake_by_ref();
+            }
+        });
+    }
+
+    /// Answers a bind whose password check ended.
+    fn finish_login(&mut self, pending: login::PendingLogin, verified: bool) -> CommandStatus {
+        let snapshot = std::sync::Arc::clone(&self.core.borrow().snapshot);
+        let Some(user) = snapshot.users.get(pending.user) else {
+            return CommandStatus::ESME_RBINDFAIL;
+        };
+        if !verified {
+            tracing::info!(user = user.name(), "bind refused: wrong password");
+            return CommandStatus::ESME_RBINDFAIL;
+        }
+        self.auth
+            .borrow_mut()
+            .remember_login(user, &pending.password, unix_now_ms());
+        if !user.allows(config_kind(pending.kind)) {
+            tracing::info!(user = user.name(), "bind refused: kind not allowed");
+            return CommandStatus::ESME_RBINDFAIL;
+        }
+        self.user = Some(pending.user);
+        self.receives = pending.kind != SmppBindKind::Transmitter;
+        self.interface_version = pending.interface_version;
+        CommandStatus::ESME_ROK
+    }
+
     /// A handler for a freshly accepted connection.
     pub fn new(core: CoreRef, auth: Rc<RefCell<AuthCache>>) -> ClientConn {
         ClientConn {
@@ -85,6 +137,7 @@ impl ClientConn {
             interface_version: tern_smpp::INTERFACE_VERSION_34,
             scratch: Vec::new(),
             tlv_scratch: Vec::new(),
+            pending_login: None,
         }
     }
 
@@ -439,6 +492,47 @@ fn config_kind(kind: SmppBindKind) -> BindKind {
 }
 
 impl Handler for ClientConn {
+    fn on_bind(&mut self, kind: SmppBindKind, bind: &Bind<'_>) -> BindVerdict {
+        let name = std::str::from_utf8(&bind.system_id).unwrap_or("");
+        let snapshot = std::sync::Arc::clone(&self.core.borrow().snapshot);
+        let Some(user) = snapshot.users.lookup(name) else {
+            tracing::info!(name, "bind refused: unknown user");
+            return BindVerdict::Now(CommandStatus::ESME_RBINDFAIL);
+        };
+        let remembered = snapshot.users.get(user).is_some_and(|u| {
+            self.auth
+                .borrow()
+                .is_remembered(u, &bind.password, unix_now_ms())
+        });
+        if remembered {
+            return BindVerdict::Now(self.on_bind_request(kind, bind));
+        }
+        self.pending_login = Some(login::PendingLogin {
+            kind,
+            user,
+            password: bind.password.to_vec(),
+            interface_version: bind.interface_version,
+            result: None,
+        });
+        self.start_login();
+        BindVerdict::Pending
+    }
+
+    fn bind_verdict(&mut self) -> Option<CommandStatus> {
+        let pending = self.pending_login.as_ref()?;
+        let verified = match pending.verified() {
+            Some(verified) => verified,
+            None => {
+                if pending.result.is_none() {
+                    self.start_login();
+                }
+                return None;
+            }
+        };
+        let pending = self.pending_login.take()?;
+        Some(self.finish_login(pending, verified))
+    }
+
     fn on_bind_request(&mut self, kind: SmppBindKind, bind: &Bind<'_>) -> CommandStatus {
         let core = self.core.borrow();
         let login = Login {
@@ -530,6 +624,10 @@ impl Handler for ClientConn {
     }
 
     fn produce(&mut self, link: &mut Link<'_>, now: Instant) -> Produce {
+        if self.pending_login.is_some() {
+            // Binding: look again soon (a verification slot may free up).
+            return Produce::Continue(Some(login::PendingLogin::poll_at(now)));
+        }
         self.answer_durable(link, now);
         if self.core.borrow().stopping && self.awaiting.is_empty() {
             return Produce::Unbind;
