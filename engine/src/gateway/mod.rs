@@ -91,15 +91,15 @@
 //!   session of their user on another shard.
 //!
 //! # Figures (provisional)
-//! `tern run --config bench.toml` (one user and an embedded-simulator connector, both at
-//! tps 1,000,000, window 512), then `tern bench smpp --target ADDR --system-id demo
-//! --password demo --count 50000 --window 256 --registered-delivery 1`; binary of the
-//! test profile (opt-level 1, not release), fsync on, 2-vCPU VM shared with other
-//! compiles (load average 2–3): 50,750 msg/s, every submit acked and every receipt
-//! matched; submit→resp p50 4.0 ms / p99 20.8 ms; submit→receipt p50 426 ms (receipts
-//! queue behind the client's deliver_sm window of 64). The same load straight into the
-//! simulator: 218,836 msg/s.
-//!
+//! `perf/run smpp-e2e` (release, fsync on, load generator + simulator + gateway on the
+//! same 2 vCPUs, load average ≈ 2; perf/results/smpp-e2e/latest): one shard, closed loop
+//! with receipts 65,140–67,778 msg/s (0.12× the direct path), submit→resp p50 2.3 ms /
+//! p99 12–14 ms, 15–16 µs CPU per message; 20k/s open loop carried with p50 0.7–0.8 ms
+//! and p99 157–214 ms (the box near CPU saturation: gateway 65–75% of a core, the open-
+//! loop generator 67%, the simulator and the WAL syncer); two shards with a bind each
+//! 33–40k msg/s (no gain possible on 2 busy vCPUs). 10 minutes at 20k/s: 12 M messages,
+//! every receipt matched, RSS flat at 113–115 MiB (perf/results/rss-10min).
+
 //! The ring itself, `cargo bench -p tern-engine --bench ring_hop` (criterion, 3 s per
 //! case), executors unpinned, 2-vCPU VM with a load average of 4.5–5.8 from other
 //! builds: one `PartEvent` per slot 4.1–5.6 M msg/s; 256 per slot 27–76 M msg/s (the
