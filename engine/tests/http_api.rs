@@ -524,3 +524,43 @@ fn a_burst_of_new_connections_with_one_password_all_get_in() {
     assert!(codes.iter().all(|&c| c == 202), "{codes:?}");
     gateway.stop();
 }
+
+#[test]
+fn an_idempotency_key_is_still_recognised_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    // The receiver refuses callbacks, so the message stays owed (live in the WAL).
+    let receiver = Receiver::start(0, "");
+    receiver.refusing.store(true, Ordering::SeqCst);
+    let body = serde_json::json!({
+        "to": "447700900321",
+        "from": "Tern",
+        "text": "once only",
+        "callback_url": format!("http://{}/dlr", receiver.addr),
+    })
+    .to_string();
+    let send = |gateway: &GatewayHandle, body: &str| {
+        call(
+            agent()
+                .post(&format!("http://{}/v1/messages", gateway.http_addr))
+                .set("Authorization", &basic())
+                .set("Content-Type", "application/json")
+                .set("Idempotency-Key", "restart-77"),
+            Some(body),
+        )
+    };
+    let gateway = start(config(dir.path()));
+    let (code, first) = send(&gateway, &body);
+    assert_eq!(code, 202, "{first}");
+    gateway.stop();
+
+    let gateway = start(config(dir.path()));
+    let (code, again) = send(&gateway, &body);
+    assert_eq!(code, 202, "{again}");
+    assert_eq!(
+        again, first,
+        "the retry after the restart gets the first answer"
+    );
+    let (code, other) = send(&gateway, &body.replace("once only", "another text"));
+    assert_eq!(code, 422, "the key reused for another request: {other}");
+    gateway.stop();
+}

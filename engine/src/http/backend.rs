@@ -381,8 +381,81 @@ fn registered_delivery(s: &Submission) -> RegisteredDelivery {
     RegisteredDelivery(smsc | if r.intermediate { 0x10 } else { 0 })
 }
 
-/// A digest of the request, so a key reused for a different request is told apart.
+/// A digest of the request, so a key reused for a different request is told apart. The
+/// parts' UDH is left out: its concatenation reference is drawn per request, so a retry
+/// of the same long text carries another one.
 fn request_digest(messages: &[Submission]) -> [u8; DIGEST_LEN] {
-    let text = format!("{messages:?}");
-    xxhash_rust::xxh3::xxh3_128(text.as_bytes()).to_le_bytes()
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    for m in messages {
+        let fields = (
+            &m.to,
+            &m.from,
+            m.encoded.data_coding,
+            m.encoded.udhi,
+            m.validity_s,
+            m.schedule_at_ms,
+            m.priority,
+            &m.client_ref,
+            m.receipts,
+            &m.callback,
+        );
+        hasher.update(format!("{fields:?}").as_bytes());
+        for part in &m.encoded.parts {
+            let user_data = if m.encoded.udhi {
+                let udh_len = part.first().map_or(0, |&l| usize::from(l) + 1);
+                part.get(udh_len..).unwrap_or(&[])
+            } else {
+                part
+            };
+            hasher.update(&(user_data.len() as u32).to_le_bytes());
+            hasher.update(user_data);
+        }
+    }
+    hasher.digest128().to_le_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tern_http::{Address, Encoded, ReceiptRequest};
+
+    fn long_text(reference: u8) -> Submission {
+        let part = |n: u8, text: &[u8]| {
+            let mut p = vec![5, 0, 3, reference, 2, n];
+            p.extend_from_slice(text);
+            p
+        };
+        Submission {
+            to: Address {
+                ton: 1,
+                npi: 1,
+                digits: "447700900123".into(),
+            },
+            from: Address {
+                ton: 5,
+                npi: 0,
+                digits: "Tern".into(),
+            },
+            encoded: Encoded {
+                data_coding: 0,
+                udhi: true,
+                parts: vec![part(1, b"first half "), part(2, b"second half")],
+            },
+            validity_s: None,
+            schedule_at_ms: None,
+            priority: 0,
+            client_ref: None,
+            receipts: ReceiptRequest::default(),
+            callback: None,
+        }
+    }
+
+    #[test]
+    fn a_retried_long_text_digests_alike_whatever_its_concatenation_reference() {
+        let first = request_digest(&[long_text(7)]);
+        assert_eq!(first, request_digest(&[long_text(8)]));
+        let mut other = long_text(7);
+        other.encoded.parts[1].push(b'!');
+        assert_ne!(first, request_digest(&[other]));
+    }
 }

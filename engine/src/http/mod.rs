@@ -154,7 +154,7 @@ impl HttpState {
 
     /// Notes that a part of an HTTP message was accepted upstream (SMSC-level callbacks).
     pub fn push_smsc_ack(&mut self, id: MessageId, part: u8) {
-        if self.smsc_acks.len() < self.receipts_max {
+        if self.smsc_acks.len() < self.notices_max {
             self.smsc_acks.push_back((id, part));
             self.wake();
         }
