@@ -246,6 +246,20 @@ pub(crate) fn peek_lsn(bytes: &[u8]) -> Option<u64> {
     bytes.get(8..16).map(|word| read_u64(word, 0))
 }
 
+/// Reads the LSN and on-disk size a header claims, checking only that its length fields
+/// agree (for walking records the log framed itself; `None` at a zero or short header).
+pub(crate) fn peek_frame(bytes: &[u8]) -> Option<(u64, usize)> {
+    let header = bytes.get(..RECORD_HEADER_BYTES)?;
+    let payload_bytes = read_u32(header, 0);
+    if read_u32(header, 20) != !payload_bytes {
+        return None;
+    }
+    Some((
+        read_u64(header, 8),
+        padded_record_bytes(payload_bytes as usize),
+    ))
+}
+
 /// Decodes a record whose checksum was already verified during recovery, without re-checking it.
 pub(crate) fn decode_trusted(bytes: &[u8]) -> Option<RecordView<'_>> {
     let header = decode_header(bytes, u32::MAX as usize).ok()?;

@@ -19,6 +19,7 @@ use std::task::{Context, Poll, Waker};
 use crate::fault::Fault;
 use crate::frame::RECORD_HEADER_BYTES;
 use crate::maintenance::{self, MaintenanceState};
+use crate::read::{self, IndexedSegment, Point, PointPlacer, ReadIndex, SegmentUpdate};
 use crate::segment::{SegmentHeader, SegmentState};
 use crate::{Durability, Lsn, WalConfig, WalError};
 
@@ -136,6 +137,8 @@ pub(crate) struct Shared {
     pub maintenance_wait_lsn: AtomicU64,
     /// Live [`crate::Recovery`] values still borrowing mapped segments.
     pub recovery_pins: AtomicUsize,
+    /// Where each durable record lies, for [`crate::WalReader`].
+    pub read_index: ReadIndex,
     pub counters: Counters,
 }
 
@@ -145,6 +148,7 @@ impl Shared {
         config: WalConfig,
         durable_end: u64,
         maintenance: MaintenanceState,
+        read_index: ReadIndex,
     ) -> Self {
         let pending = Pending {
             bytes: prefaulted_buffer(config.max_pending_bytes),
@@ -165,6 +169,7 @@ impl Shared {
             spare_cv: Condvar::new(),
             maintenance_wait_lsn: AtomicU64::new(u64::MAX),
             recovery_pins: AtomicUsize::new(0),
+            read_index,
             counters: Counters::default(),
         }
     }
@@ -263,8 +268,11 @@ impl Future for Durable {
 #[derive(Debug)]
 pub(crate) struct ActiveFile {
     pub segment_id: u64,
-    pub file: File,
+    /// Shared with the read index, so readers `pread` the same open file.
+    pub file: Arc<File>,
     pub dirty: bool,
+    /// Where the segment's next read index point goes.
+    pub placer: PointPlacer,
 }
 
 /// The syncer thread's state.
@@ -274,17 +282,27 @@ pub(crate) struct Syncer {
     bytes: Vec<u8>,
     runs: Vec<Run>,
     woken: Vec<Waker>,
+    /// The read index points of the batch being written (bounded by the batch size).
+    index_points: Vec<Point>,
+    /// Per run of the batch: its segment's new points and end (one entry per run).
+    index_updates: Vec<SegmentUpdate>,
 }
 
 impl Syncer {
     pub fn new(shared: Arc<Shared>, active: Option<ActiveFile>) -> Self {
         let bytes = prefaulted_buffer(shared.config.max_pending_bytes);
+        // A batch places at most one point per stride of its bytes, plus one per segment.
+        let index_points = Vec::with_capacity(
+            shared.config.max_pending_bytes / read::READ_POINT_STRIDE_BYTES as usize + 4,
+        );
         Syncer {
             shared,
             active,
             bytes,
             runs: Vec::new(),
             woken: Vec::new(),
+            index_points,
+            index_updates: Vec::new(),
         }
     }
 
@@ -305,6 +323,8 @@ impl Syncer {
     fn take_batch(&mut self) -> Option<u64> {
         self.bytes.clear();
         self.runs.clear();
+        self.index_points.clear();
+        self.index_updates.clear();
         let mut pending = lock(&self.shared.pending);
         loop {
             if self.shared.is_failed() {
@@ -364,8 +384,28 @@ impl Syncer {
                 .counters
                 .written_bytes
                 .fetch_add(data.len() as u64, Ordering::Relaxed);
+            let first_point = self.index_points.len();
+            let end_lsn = read::place_points(
+                data,
+                run.file_offset,
+                &mut active.placer,
+                &mut self.index_points,
+            );
+            if let Some(end_lsn) = end_lsn {
+                self.index_updates.push(SegmentUpdate {
+                    segment_id: run.segment_id,
+                    points: first_point..self.index_points.len(),
+                    end_lsn,
+                    end_offset: run.file_offset + data.len() as u64,
+                });
+            }
         }
-        self.sync_active()
+        self.sync_active()?;
+        // Before the durable LSN moves, so every durable LSN is in the index.
+        self.shared
+            .read_index
+            .apply(&self.index_updates, &self.index_points);
+        Ok(())
     }
 
     /// Opens the next segment: the previous one is made durable first, and the new header
@@ -390,13 +430,26 @@ impl Syncer {
             .file
             .write_all_at(&header.encode(), 0)
             .map_err(|error| format!("write segment header: {error}"))?;
+        let file = Arc::new(spare.file);
+        // The points are reserved whole now, so publishing them never reallocates under
+        // the index lock.
+        self.shared.read_index.register(IndexedSegment {
+            segment_id,
+            path: spare.path.clone(),
+            file: Arc::clone(&file),
+            first_lsn,
+            end_lsn: first_lsn,
+            end_offset: crate::segment::SEGMENT_HEADER_BYTES,
+            points: Vec::with_capacity(read::max_points(segment_bytes)),
+        });
         lock(&self.shared.maintenance)
             .files
             .insert(segment_id, spare.path);
         self.active = Some(ActiveFile {
             segment_id,
-            file: spare.file,
+            file,
             dirty: true,
+            placer: PointPlacer::new(),
         });
         self.sync_active()
     }

@@ -387,6 +387,8 @@ fn push_spare(shared: &Shared, spare: SpareFile) {
 /// back. Then the file joins the pool, or is deleted when the pool is full, when it has the
 /// wrong size, or while a `Recovery` may still map it.
 fn reclaim(shared: &Shared, segment_id: u64, end_lsn: u64) -> Result<(), String> {
+    // Readers first: from here on a read of the segment's LSNs is `None`, never its next life.
+    shared.read_index.remove(segment_id);
     let Some(path) = lock(&shared.maintenance).files.remove(&segment_id) else {
         return Err(format!(
             "internal: no file for reclaimed segment {segment_id}"

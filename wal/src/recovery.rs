@@ -32,6 +32,7 @@ use crate::frame::{self, FIRST_RESERVED_KIND, KIND_CHECKPOINT, KIND_DONE, padded
 use crate::group_commit::Shared;
 use crate::liveness::{self, Bitmap, MalformedRecord};
 use crate::maintenance::parse_segment_file_name;
+use crate::read::{Point, PointPlacer};
 use crate::segment::{
     self, HeaderError, LookAhead, SEGMENT_HEADER_BYTES, SegmentHeader, SegmentScan, SegmentState,
     Stop,
@@ -151,6 +152,8 @@ pub(crate) struct ScannedSegment {
     pub data: Bitmap,
     pub meta: Vec<MetaRecord>,
     pub listed: Vec<ListedRecord>,
+    /// The read index points of its valid records.
+    pub points: Vec<Point>,
 }
 
 impl ScannedSegment {
@@ -328,8 +331,13 @@ fn scan_segment(
     let mut data = Bitmap::default();
     let mut meta = Vec::new();
     let mut listed = Vec::new();
+    let mut points = Vec::new();
+    let mut placer = PointPlacer::new();
     let scan = segment::scan_records(bytes, header.first_lsn, SCAN_MAX_PAYLOAD_BYTES, |record| {
         let view = record.view;
+        if let Some(point) = placer.offer(view.lsn, record.offset) {
+            points.push(point);
+        }
         data.push(view.kind < FIRST_RESERVED_KIND);
         if view.kind == KIND_DONE || view.kind == KIND_CHECKPOINT {
             meta.push(MetaRecord {
@@ -370,6 +378,7 @@ fn scan_segment(
         data,
         meta,
         listed,
+        points,
     }
 }
 

@@ -17,6 +17,7 @@ use crate::liveness::{self, Bitmap, CHECKPOINT_PART_HEADER_BYTES, DONE_LSNS_PER_
 use crate::maintenance::{
     self, Job, LiveRecord, MaintenanceReply, MaintenanceState, ReadLive, Reply, SpareFile,
 };
+use crate::read::{self, IndexedSegment, PointPlacer, ReadIndex, WalReader};
 use crate::recovery::{
     self, Access, DirScan, Liveness, RecoveredSegment, Recovery, RecoveryReport, SegmentReport,
 };
@@ -123,9 +124,16 @@ impl Wal {
                 .files
                 .insert(segment.segment_id(), segment.path.clone());
         }
-        let shared = Arc::new(Shared::new(dir, config, opened.next_lsn, maintenance_state));
         let (segments, recovered) = segment_states(&mut opened)?;
         let (cursor, active) = active_segment(&opened)?;
+        let read_index = read_index(&opened, active.as_ref())?;
+        let shared = Arc::new(Shared::new(
+            dir,
+            config,
+            opened.next_lsn,
+            maintenance_state,
+            read_index,
+        ));
         shared.recovery_pins.fetch_add(1, Ordering::SeqCst);
         let recovery = Recovery {
             segments: recovered,
@@ -178,6 +186,11 @@ impl Wal {
             self.maintain();
         }
         Ok(Lsn(lsn))
+    }
+
+    /// A handle that reads durable records back by LSN, on any thread ([`WalReader`]).
+    pub fn reader(&self) -> WalReader {
+        WalReader::new(Arc::clone(&self.shared))
     }
 
     /// A future that resolves once `lsn` is durable, or with the error that stopped the log.
@@ -380,6 +393,7 @@ impl Wal {
         if let Some(maintainer) = self.maintainer.take() {
             let _ = maintainer.join();
         }
+        self.shared.read_index.close();
         flushed?;
         if self.shared.is_failed() {
             Err(self.shared.failure_error())
@@ -815,6 +829,7 @@ fn active_segment(opened: &Opened) -> Result<(Option<Cursor>, Option<ActiveFile>
         .write(true)
         .open(&last.path)
         .map_err(WalError::io("open active segment"))?;
+    let file = Arc::new(file);
     let cursor = Cursor {
         segment_id: last.segment_id(),
         offset: last.scan.end_offset,
@@ -824,8 +839,42 @@ fn active_segment(opened: &Opened) -> Result<(Option<Cursor>, Option<ActiveFile>
         segment_id: last.segment_id(),
         file,
         dirty: false,
+        placer: PointPlacer::after(last.points.last().copied()),
     };
     Ok((Some(cursor), Some(active)))
+}
+
+/// The read index over the recovered segments, from the points their scan placed. Each
+/// segment gets an open file for readers (the active one shares the syncer's).
+fn read_index(opened: &Opened, active: Option<&ActiveFile>) -> Result<ReadIndex, WalError> {
+    let mut indexed = Vec::with_capacity(opened.scan.segments.len());
+    for segment in &opened.scan.segments {
+        let active = active.filter(|active| active.segment_id == segment.segment_id());
+        let (file, points_capacity) = match active {
+            // The active segment's points grow with appends: reserve the whole bound now.
+            Some(active) => (
+                Arc::clone(&active.file),
+                read::max_points(segment.header.segment_bytes),
+            ),
+            None => {
+                let file =
+                    File::open(&segment.path).map_err(WalError::io("open segment for reads"))?;
+                (Arc::new(file), segment.points.len())
+            }
+        };
+        let mut points = Vec::with_capacity(points_capacity.max(segment.points.len()));
+        points.extend_from_slice(&segment.points);
+        indexed.push(IndexedSegment {
+            segment_id: segment.segment_id(),
+            path: segment.path.clone(),
+            file,
+            first_lsn: segment.header.first_lsn,
+            end_lsn: segment.scan.end_lsn,
+            end_offset: segment.scan.end_offset,
+            points,
+        });
+    }
+    Ok(ReadIndex::new(indexed))
 }
 
 fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, WalError> {
