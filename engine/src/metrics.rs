@@ -147,8 +147,16 @@ pub struct ShardMetrics {
     pub callbacks_acknowledged: Counter,
     /// Callbacks given up after their retry time.
     pub callbacks_given_up: Counter,
-    /// Messages the shard holds.
+    /// Messages the shard holds (in full form and parked).
     pub messages_held: Gauge,
+    /// Messages parked awaiting their receipt (compact form, record in the WAL).
+    pub messages_parked: Gauge,
+    /// Bytes the parked messages' table uses.
+    pub parked_bytes: Gauge,
+    /// Parked messages brought back to full form (their record read from the WAL).
+    pub messages_unparked: Counter,
+    /// Parked messages whose record could not be read back (a damaged WAL): given up.
+    pub parked_read_failures: Counter,
     fallback_user: UserMetrics,
     fallback_connector: ConnectorMetrics,
 }
@@ -165,6 +173,10 @@ impl ShardMetrics {
             callbacks_acknowledged: Counter::default(),
             callbacks_given_up: Counter::default(),
             messages_held: Gauge::default(),
+            messages_parked: Gauge::default(),
+            parked_bytes: Gauge::default(),
+            messages_unparked: Counter::default(),
+            parked_read_failures: Counter::default(),
             fallback_user: UserMetrics::default(),
             fallback_connector: ConnectorMetrics::default(),
         }
@@ -413,7 +425,7 @@ const CONNECTOR_VALUES: [(&str, &str, &str, ConnectorValue); 6] = [
 type NodeValue = fn(&ShardMetrics) -> u64;
 
 /// The node-wide values: name, help, type, accessor.
-const NODE_VALUES: [(&str, &str, &str, NodeValue); 4] = [
+const NODE_VALUES: [(&str, &str, &str, NodeValue); 8] = [
     (
         "tern_callbacks_queued",
         "Callbacks waiting to be sent",
@@ -437,6 +449,30 @@ const NODE_VALUES: [(&str, &str, &str, NodeValue); 4] = [
         "Messages held by the shards",
         "gauge",
         |s| s.messages_held.get(),
+    ),
+    (
+        "tern_messages_parked",
+        "Messages parked awaiting their receipt (24-byte slots, record in the WAL)",
+        "gauge",
+        |s| s.messages_parked.get(),
+    ),
+    (
+        "tern_parked_bytes",
+        "Memory of the parked messages' table",
+        "gauge",
+        |s| s.parked_bytes.get(),
+    ),
+    (
+        "tern_messages_unparked_total",
+        "Parked messages read back from the WAL",
+        "counter",
+        |s| s.messages_unparked.get(),
+    ),
+    (
+        "tern_parked_read_failures_total",
+        "Parked messages whose record could not be read back",
+        "counter",
+        |s| s.parked_read_failures.get(),
     ),
 ];
 

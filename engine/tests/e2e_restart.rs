@@ -3,38 +3,16 @@
 
 mod e2e_support;
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use e2e_support::{Plan, run_esme};
+use e2e_support::{Plan, one_connector_config, run_esme};
 use tern_bench::sim::{SimConfig, SimHandle};
-use tern_engine::config::{Config, ConnectorConfig, MtRouteConfig, Secret};
 use tern_engine::gateway::{Gateway, GatewayHandle, StartOptions};
 use tern_smpp::session::BindKind;
 
 fn start(data_dir: &std::path::Path, upstream: SocketAddr) -> GatewayHandle {
-    let mut config = Config::demo();
-    config.node.data_dir = data_dir.to_path_buf();
-    config.node.shards = Some(1);
-    config.smpp.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    config.http.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    config.connectors = vec![ConnectorConfig {
-        name: "smsc".into(),
-        host: upstream.ip().to_string(),
-        port: upstream.port(),
-        system_id: "tern".into(),
-        password: Secret::new("tern"),
-        tps_max: 100_000,
-        window_size: 64,
-        reconnect_backoff_min_ms: 20,
-        reconnect_backoff_max_ms: 100,
-        ..ConnectorConfig::default()
-    }];
-    config.routes.mt = vec![MtRouteConfig {
-        destination_prefixes: vec![String::new()],
-        connectors: vec!["smsc".into()],
-        ..MtRouteConfig::default()
-    }];
+    let config = one_connector_config(data_dir, upstream);
     Gateway::start_with(config, StartOptions { pin: Some(false) }).expect("gateway starts")
 }
 
@@ -63,6 +41,7 @@ fn acknowledged_messages_are_sent_after_restart_and_owed_receipts_wait_for_the_c
         kind: BindKind::Transmitter,
         receipts_wanted: 0,
         deadline: Duration::from_secs(20),
+        validity_period: None,
     };
     let seen = run_esme(gateway.smpp_addr, plan);
     assert_eq!(seen.acked.len() as u64, COUNT, "{seen:?}");
@@ -93,6 +72,7 @@ fn acknowledged_messages_are_sent_after_restart_and_owed_receipts_wait_for_the_c
         kind: BindKind::Receiver,
         receipts_wanted: COUNT as usize,
         deadline: Duration::from_secs(20),
+        validity_period: None,
     };
     let got = run_esme(gateway.smpp_addr, plan);
     let missing: Vec<_> = seen.acked.difference(&got.receipts).collect();

@@ -123,6 +123,7 @@ fn submit_from_many_connections(addr: SocketAddr, per_connection: u64) -> Seen {
                         kind: BindKind::Transmitter,
                         receipts_wanted: 0,
                         deadline: Duration::from_secs(20),
+                        validity_period: None,
                     },
                 )
             })
@@ -145,6 +146,7 @@ fn receive(addr: SocketAddr, wanted: usize) -> Seen {
             kind: BindKind::Receiver,
             receipts_wanted: wanted,
             deadline: Duration::from_secs(20),
+            validity_period: None,
         },
     )
 }

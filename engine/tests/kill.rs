@@ -155,6 +155,7 @@ fn kill_restart_and_count(shards: u32) {
                 kind: BindKind::Transceiver,
                 receipts_wanted: usize::MAX,
                 deadline: Duration::from_secs(5),
+                validity_period: None,
             };
             run_esme_with_progress(listen, plan, counter)
         });
@@ -198,6 +199,7 @@ fn kill_restart_and_count(shards: u32) {
             kind: BindKind::Receiver,
             receipts_wanted: missing.len(),
             deadline: Duration::from_secs(3),
+            validity_period: None,
         };
         let run = run_esme(listen, plan);
         eprintln!("receiver: {} receipts, {:?}", run.receipts.len(), run.error);

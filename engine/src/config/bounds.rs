@@ -62,6 +62,10 @@ pub const ROUTE_LIST_MAX: usize = 10_000;
 pub const FAILOVER_MAX: usize = 16;
 /// Most messages one shard may hold.
 pub const MESSAGES_HELD_MAX: u32 = 100_000_000;
+/// Upper bound of `limits.messages_park_after_ms` (one hour).
+pub const MESSAGES_PARK_AFTER_MS_MAX: u32 = 3_600_000;
+/// Upper bound of `limits.messages_parked_max` (per shard; 96 B each at worst).
+pub const MESSAGES_PARKED_MAX: u32 = 200_000_000;
 /// Largest HTTP request body.
 pub const HTTP_BODY_BYTES_MAX: u32 = 64 << 20;
 /// Most messages in one HTTP request.

@@ -187,11 +187,18 @@ pub struct LimitsConfig {
     pub receipts_pending_max: u32,
     /// Receipts parked per shard because they arrived before their submit_sm_resp.
     pub receipts_parked_max: u32,
-    /// Messages one shard holds (queued, in flight, awaiting their receipt, or owing one
-    /// to the client) before new ones are refused (`ESME_RMSGQFUL`, HTTP 503): the bound
-    /// on the memory that grows with receipts outstanding (≈ 1.5 KiB per message measured
-    /// in the receipts-outstanding scenario: 300k held, 470 MiB peak RSS).
+    /// Messages one shard holds in full form (queued, in flight, owing a receipt to the
+    /// client, or awaiting one for less than `messages_park_after_ms`) before new ones are
+    /// refused (`ESME_RMSGQFUL`, HTTP 503): ≈ 1.5 KiB per message (measured in the
+    /// receipts-outstanding scenario before parking: 300k held, 470 MiB peak RSS).
     pub messages_held_max: u32,
+    /// How long a single-part message waits for its receipt in full form before the shard
+    /// parks it (keeps a 24-byte slot and reads its record back from the WAL when the
+    /// receipt comes), in ms; 0 never parks. Receipts that come sooner cost no read.
+    pub messages_park_after_ms: u32,
+    /// Messages parked per shard (≈ 24 B each, up to 96 B for stragglers); past it they
+    /// stay in full form, counted against `messages_held_max`.
+    pub messages_parked_max: u32,
     /// Memory for the in-memory part of the receipt index, in bytes, per node.
     pub dlr_hot_bytes_max: u64,
     /// Validity given to a message that asks none, and how long its receipt mapping is
@@ -212,6 +219,8 @@ impl Default for LimitsConfig {
             receipts_pending_max: 100_000,
             receipts_parked_max: 65_536,
             messages_held_max: 500_000,
+            messages_park_after_ms: 1_000,
+            messages_parked_max: 10_000_000,
             dlr_hot_bytes_max: 256 << 20,
             message_ttl_s: 48 * 3_600,
             sessions_max: 1_024,

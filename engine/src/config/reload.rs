@@ -204,6 +204,8 @@ fn limits_fields(a: &LimitsConfig, b: &LimitsConfig, out: &mut Vec<String>) {
         [
             receipts_parked_max,
             messages_held_max,
+            messages_park_after_ms,
+            messages_parked_max,
             dlr_hot_bytes_max,
             sessions_max,
             auth_cache_entries_max,

@@ -158,6 +158,18 @@ fn check_limits(findings: &mut Findings, config: &Config, limits: &FieldPath) {
     findings.range(parked, l.receipts_parked_max, 1, RECEIPTS_PARKED_MAX);
     let held = limits.key("messages_held_max");
     findings.range(held, l.messages_held_max, 1, MESSAGES_HELD_MAX);
+    findings.range(
+        limits.key("messages_park_after_ms"),
+        l.messages_park_after_ms,
+        0,
+        MESSAGES_PARK_AFTER_MS_MAX,
+    );
+    findings.range(
+        limits.key("messages_parked_max"),
+        l.messages_parked_max,
+        0,
+        MESSAGES_PARKED_MAX,
+    );
     let hot = limits.key("dlr_hot_bytes_max");
     findings.range(
         hot,

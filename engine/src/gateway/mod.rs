@@ -50,6 +50,17 @@
 //!   blocking pool, at most two per shard; the bind is answered when it is done
 //!   (`tern_smpp_io::BindVerdict::Pending`), so a wrong-password storm or a reconnect
 //!   burst never stalls the shard's other sessions.
+//! - **Parking** ([`crate::shard`]'s `parked` module): a single-part message that has
+//!   waited `limits.messages_park_after_ms` (1 s) for its receipt keeps only a 24-byte
+//!   [`crate::lifecycle::MessageSlot`] in a dense table indexed by its sequence; its
+//!   Accepted record is read back from the WAL by LSN ([`tern_wal::WalReader`]) when the
+//!   receipt, an intermediate notice or its expiry comes. Receipts that come sooner cost
+//!   no read. `limits.messages_parked_max` (10 M per shard) bounds the table.
+//! - **Expiry**: a message whose validity deadline passes (the submit's validity_period
+//!   or data_sm's qos_time_to_live, capped at `limits.message_ttl_s`) is expired: the
+//!   client gets an EXPIRED receipt and the shard lets it go. Parked messages are swept a
+//!   bounded number per housekeeping turn (all of 10 M within ≈ 8 s), those in full form
+//!   every 10 s. schedule_delivery_time holds a message until its time.
 //! - Refusal at the door: a user over its `tps_max` gets ESME_RTHROTTLED, a full connector
 //!   queue or a full WAL ESME_RMSGQFUL; unanswered submits are bounded by the session's
 //!   inbound window, so a slow disk stops the reading rather than growing memory.
@@ -74,12 +85,11 @@
 //! - HTTP texts are segmented by tern-http (8-bit reference UDH) whatever the route's
 //!   connector says in `split_udh`; only SMPP message_payload/data_sm follow it.
 //! - The DLR index's frozen generations are not yet written to disk runs by the shard.
-//! - Messages awaiting receipts hold their Accepted record in memory: ≈ 1.5 KiB each
-//!   with the maps and index entries (`perf/run receipts-outstanding`: 300k held, peak
-//!   RSS 470 MiB), so 10 M outstanding would take ≈ 15 GB; `limits.messages_held_max`
-//!   (default 500k per shard) bounds it by refusing at the door. The compact
-//!   `lifecycle::MessageSlot` (24 B) is built and tested but not yet used: the WAL needs
-//!   a read-by-LSN for the record to come back when a receipt arrives.
+//! - Restart memory: recovery folds every live message in full form before it parks
+//!   those awaiting a receipt, so a restart with millions of receipts outstanding peaks
+//!   well above the steady state (≈ 1.5 KiB per message while the fold runs).
+//! - Only single-part messages are parked; a multipart message awaiting receipts stays
+//!   in full form (≈ 1.5 KiB plus its parts), under `limits.messages_held_max`.
 //!
 //! # HTTP and MO
 //! - Each shard also serves the HTTP API ([`crate::http`], tern-http on the same
@@ -773,6 +783,9 @@ async fn housekeeping(core: &CoreRef, stop: &AtomicBool, live: &mut SnapshotCach
             core.swap_snapshot(Arc::clone(published));
         }
         core.expire_parked();
+        let now_ms = crate::shard::unix_now_ms();
+        core.park_due(now_ms);
+        core.expire_due(now_ms);
         core.mo_housekeeping();
         core.maintain();
         core.publish_gauges();

@@ -159,6 +159,12 @@ pub async fn run(
             return;
         };
         let (request, pending, receipt) = {
+            let id = match &work {
+                Work::Receipt(r) => r.id,
+                Work::SmscAck(id) => *id,
+            };
+            // A notice about a parked message needs its record back from the WAL.
+            core.borrow_mut().ensure_full(id);
             let c = core.borrow();
             match work {
                 Work::Receipt(r) => {

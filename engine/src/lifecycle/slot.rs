@@ -41,6 +41,36 @@ fn unpack_lsn(words: [u16; 3]) -> Lsn {
 }
 
 impl MessageSlot {
+    /// An unused slot (a place in a table, never a message).
+    pub const VACANT: MessageSlot = MessageSlot {
+        record_lsn: [0; 3],
+        submitted_lsn: [0; 3],
+        connector: 0,
+        registered_delivery: 0,
+        last_intermediate: 0,
+        deadline_s: 0,
+        user: 0,
+    };
+
+    /// A slot with only a deadline set, for tables' tests.
+    #[cfg(test)]
+    pub fn for_test(deadline_s: u32) -> MessageSlot {
+        MessageSlot {
+            deadline_s,
+            ..MessageSlot::VACANT
+        }
+    }
+
+    /// The LSN of the part's Submitted record.
+    pub fn submitted_lsn(&self) -> Lsn {
+        unpack_lsn(self.submitted_lsn)
+    }
+
+    /// The user the message belongs to.
+    pub fn user(&self) -> UserId {
+        UserId(self.user)
+    }
+
     /// The compact form of `lifecycle`, or `None` if it must stay in full form.
     pub fn park(lifecycle: &Lifecycle) -> Option<MessageSlot> {
         let [part] = lifecycle.parts.as_slice() else {

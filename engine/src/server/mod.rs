@@ -22,7 +22,9 @@ use std::time::Instant;
 
 use tern_smpp::session::{BindKind as SmppBindKind, CloseReason};
 use tern_smpp::tlv::Tlvs;
-use tern_smpp::{Bind, Body, CommandId, CommandStatus, EsmClass, Pdu, RegisteredDelivery, SmResp};
+use tern_smpp::{
+    Bind, Body, CommandId, CommandStatus, EsmClass, Pdu, RegisteredDelivery, SmResp, SmppTime,
+};
 use tern_smpp_io::{BindVerdict, Handler, Link, Lost, Produce};
 use tern_wal::{Lsn, WalError};
 
@@ -179,6 +181,9 @@ impl ClientConn {
         let user = self.user.ok_or(CommandStatus::ESME_RINVBNDSTS)?;
         let fields = SubmitFields::of(&pdu.body).ok_or(CommandStatus::ESME_RINVCMDID)?;
         let mut core = self.core.borrow_mut();
+        let now_ms = unix_now_ms();
+        let ttl_ms = u64::from(core.snapshot.config.limits.message_ttl_s) * 1000;
+        let (schedule_at_ms, validity_deadline_ms) = message_times(&fields, now_ms, ttl_ms)?;
         let source = std::str::from_utf8(fields.source).unwrap_or("");
         let destination = std::str::from_utf8(fields.destination).unwrap_or("");
         let route = core
@@ -210,8 +215,6 @@ impl ClientConn {
             }
             (content, _) => (content, fields.esm_class),
         };
-        let now_ms = unix_now_ms();
-        let ttl_ms = u64::from(core.snapshot.config.limits.message_ttl_s) * 1000;
         Ok(MessageRecord {
             id,
             user: RecordUserId(user.0),
@@ -219,8 +222,8 @@ impl ClientConn {
                 interface_version: self.interface_version,
             },
             accepted_at_ms: now_ms,
-            validity_deadline_ms: now_ms.saturating_add(ttl_ms),
-            schedule_at_ms: None,
+            validity_deadline_ms,
+            schedule_at_ms,
             source: owned_address(fields.source_ton, fields.source_npi, fields.source),
             destination: owned_address(fields.dest_ton, fields.dest_npi, fields.destination),
             esm_class: EsmClass(esm_class),
@@ -299,7 +302,7 @@ impl ClientConn {
                 return;
             };
             // The record may be on another shard: its origin came with the receipt.
-            let origin = self.core.borrow().receipt_origin(receipt.id);
+            let origin = self.core.borrow_mut().receipt_origin(receipt.id);
             crate::delivery::build_receipt_from(
                 origin.as_ref(),
                 &receipt,
@@ -433,6 +436,12 @@ struct SubmitFields<'a> {
     registered_delivery: u8,
     data_coding: u8,
     content: Content<'static>,
+    /// submit_sm's schedule_delivery_time (SMPP time format; empty: now).
+    schedule: &'a [u8],
+    /// submit_sm's validity_period (empty: the default validity).
+    validity: &'a [u8],
+    /// data_sm's qos_time_to_live TLV, in seconds.
+    time_to_live_s: Option<u32>,
 }
 
 impl<'a> SubmitFields<'a> {
@@ -459,6 +468,9 @@ impl<'a> SubmitFields<'a> {
                     registered_delivery: sm.registered_delivery,
                     data_coding: sm.data_coding,
                     content,
+                    schedule: &sm.schedule_delivery_time,
+                    validity: &sm.validity_period,
+                    time_to_live_s: None,
                 })
             }
             Body::DataSm(sm) => Some(SubmitFields {
@@ -477,10 +489,49 @@ impl<'a> SubmitFields<'a> {
                 content: Content::MessagePayload(Cow::Owned(
                     sm.tlvs.message_payload().unwrap_or_default().to_vec(),
                 )),
+                schedule: b"",
+                validity: b"",
+                time_to_live_s: sm.tlvs.qos_time_to_live(),
             }),
             _ => None,
         }
     }
+}
+
+/// When a submit may go out and when it expires (Unix ms), from its
+/// schedule_delivery_time and validity_period (absolute or relative SMPP times) or
+/// data_sm's qos_time_to_live. A validity is capped at `limits.message_ttl_s`; one
+/// already past is ESME_RINVEXPIRY, a malformed schedule or one at or past the validity
+/// ESME_RINVSCHED.
+fn message_times(
+    fields: &SubmitFields<'_>,
+    now_ms: u64,
+    ttl_ms: u64,
+) -> Result<(Option<u64>, u64), CommandStatus> {
+    let now_s = i64::try_from(now_ms / 1000).unwrap_or(i64::MAX);
+    let unix_ms = |time: SmppTime| u64::try_from(time.to_unix_s(now_s)).unwrap_or(0) * 1000;
+    let default_deadline_ms = now_ms.saturating_add(ttl_ms);
+    let asked_ms = match SmppTime::parse(fields.validity) {
+        Err(_) => return Err(CommandStatus::ESME_RINVEXPIRY),
+        Ok(Some(time)) => Some(unix_ms(time)),
+        Ok(None) => fields
+            .time_to_live_s
+            .map(|s| now_ms.saturating_add(u64::from(s) * 1000)),
+    };
+    let deadline_ms = match asked_ms {
+        Some(ms) if ms <= now_ms => return Err(CommandStatus::ESME_RINVEXPIRY),
+        Some(ms) => ms.min(default_deadline_ms),
+        None => default_deadline_ms,
+    };
+    let schedule_at_ms = match SmppTime::parse(fields.schedule) {
+        Err(_) => return Err(CommandStatus::ESME_RINVSCHED),
+        Ok(None) => None,
+        Ok(Some(time)) => Some(unix_ms(time)).filter(|&ms| ms > now_ms),
+    };
+    if schedule_at_ms.is_some_and(|ms| ms >= deadline_ms) {
+        return Err(CommandStatus::ESME_RINVSCHED);
+    }
+    Ok((schedule_at_ms, deadline_ms))
 }
 
 fn config_kind(kind: SmppBindKind) -> BindKind {
@@ -684,5 +735,98 @@ impl Handler for ClientConn {
                 .detach();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW_MS: u64 = 1_700_000_000_000;
+    const TTL_MS: u64 = 48 * 3_600_000;
+
+    fn fields<'a>(schedule: &'a [u8], validity: &'a [u8], ttl_s: Option<u32>) -> SubmitFields<'a> {
+        SubmitFields {
+            service_type: b"",
+            source_ton: 0,
+            source_npi: 0,
+            source: b"",
+            dest_ton: 0,
+            dest_npi: 0,
+            destination: b"",
+            esm_class: 0,
+            protocol_id: 0,
+            priority: 0,
+            registered_delivery: 0,
+            data_coding: 0,
+            content: Content::ShortMessage(Cow::Borrowed(b"")),
+            schedule,
+            validity,
+            time_to_live_s: ttl_s,
+        }
+    }
+
+    fn times(f: &SubmitFields<'_>) -> Result<(Option<u64>, u64), CommandStatus> {
+        message_times(f, NOW_MS, TTL_MS)
+    }
+
+    #[test]
+    fn no_times_mean_now_and_the_default_validity() {
+        assert_eq!(times(&fields(b"", b"", None)), Ok((None, NOW_MS + TTL_MS)));
+    }
+
+    #[test]
+    fn a_relative_validity_counts_from_now_and_is_capped_by_the_ttl() {
+        // Two hours.
+        assert_eq!(
+            times(&fields(b"", b"000000020000000R", None)),
+            Ok((None, NOW_MS + 2 * 3_600_000))
+        );
+        // A year asks more than the gateway keeps a message.
+        assert_eq!(
+            times(&fields(b"", b"010000000000000R", None)),
+            Ok((None, NOW_MS + TTL_MS))
+        );
+    }
+
+    #[test]
+    fn an_absolute_validity_in_the_past_is_refused() {
+        assert_eq!(
+            times(&fields(b"", b"200101000000000+", None)),
+            Err(CommandStatus::ESME_RINVEXPIRY)
+        );
+        assert_eq!(
+            times(&fields(b"", b"garbage", None)),
+            Err(CommandStatus::ESME_RINVEXPIRY)
+        );
+    }
+
+    #[test]
+    fn a_schedule_holds_the_message_and_must_come_before_its_validity() {
+        assert_eq!(
+            times(&fields(b"000000001000000R", b"000000020000000R", None)),
+            Ok((Some(NOW_MS + 600_000), NOW_MS + 2 * 3_600_000))
+        );
+        assert_eq!(
+            times(&fields(b"000000030000000R", b"000000020000000R", None)),
+            Err(CommandStatus::ESME_RINVSCHED)
+        );
+        assert_eq!(
+            times(&fields(b"not a time", b"", None)),
+            Err(CommandStatus::ESME_RINVSCHED)
+        );
+        // A schedule already past means now.
+        assert_eq!(
+            times(&fields(b"200101000000000+", b"", None)),
+            Ok((None, NOW_MS + TTL_MS))
+        );
+    }
+
+    #[test]
+    fn data_sm_time_to_live_sets_the_validity() {
+        assert_eq!(
+            times(&fields(b"", b"", Some(60))),
+            Ok((None, NOW_MS + 60_000))
+        );
     }
 }

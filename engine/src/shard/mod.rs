@@ -15,8 +15,14 @@
 //! that accepted it, and the core ships what must happen elsewhere (a part to a bind on
 //! another shard, a DLR mapping to its index shard, a receipt to a session on another
 //! shard) and applies what comes back.
+//!
+//! A message that waits long for its receipt is *parked* (`parked.rs`: a 24-byte slot,
+//! its record left in the WAL and read back by LSN when needed); [`Core::handle`] and
+//! the receipt paths bring it back whole first. `Core::expire_due` expires messages
+//! whose validity passed.
 
 mod mo;
+mod parked;
 mod remote;
 
 pub use mo::MoReceived;
@@ -37,7 +43,9 @@ use tern_wal::{Lsn, Wal, WalError};
 use crate::config::Snapshot;
 use crate::connector::TokenBucket;
 use crate::dlr_index::{DlrIndex, Key, LookupOrPark};
-use crate::lifecycle::{Action, ClientReceipt, DlrKey, Event, Lifecycle, LifecycleConfig};
+use crate::lifecycle::{
+    Action, ClientReceipt, DlrKey, Event, Lifecycle, LifecycleConfig, MessageSlot,
+};
 use crate::mesh::{NodeView, Ticket, UpstreamReceipt};
 use crate::message::{ConnectorId, MessageId, MessageRecord, PartRef, Record, SessionKind, kind};
 
@@ -119,6 +127,16 @@ pub struct Core {
     wal: Option<Wal>,
     lifecycle_config: LifecycleConfig,
     messages: HashMap<MessageId, Entry>,
+    /// Single-part messages awaiting their receipt in compact form ([`parked`]).
+    slots: parked::ParkedTable,
+    /// Messages that became parkable, as (when, id), oldest first: parked once
+    /// `limits.messages_park_after_ms` passed, if they still are.
+    park_queue: VecDeque<(u64, MessageId)>,
+    /// Reads parked messages' records back; `None` once closed.
+    reader: Option<tern_wal::WalReader>,
+    read_buf: Vec<u8>,
+    expired: Vec<u64>,
+    next_full_sweep_ms: u64,
     next_sequence: u64,
     connectors: Vec<ConnectorQueue>,
     queue_depth_max: Vec<usize>,
@@ -187,6 +205,7 @@ impl Core {
         let connectors = config.connectors.len();
         let queue_depth_max = queue_bounds(config);
         let receipts_pending_max = receipt_bounds(config);
+        let reader = wal.reader();
         let mut core = Core {
             shard,
             wal: Some(wal),
@@ -195,6 +214,12 @@ impl Core {
                 ..LifecycleConfig::default()
             },
             messages: HashMap::new(),
+            slots: parked::ParkedTable::new(config.limits.messages_parked_max as usize),
+            park_queue: VecDeque::new(),
+            reader: Some(reader),
+            read_buf: Vec::new(),
+            expired: Vec::new(),
+            next_full_sweep_ms: 0,
             next_sequence: 0,
             connectors: (0..connectors).map(|_| ConnectorQueue::default()).collect(),
             queue_depth_max,
@@ -276,11 +301,16 @@ impl Core {
                 entry.lifecycle.resume(now_ms, &mut out);
             }
             self.run_actions(Some(id), out, now_ms, true);
+            // It has waited since before the restart: compact at once.
+            if self.snapshot.config.limits.messages_park_after_ms > 0 {
+                self.park(id);
+            }
         }
         self.recover_mo(recovery);
         tracing::info!(
             shard = self.shard,
             messages = self.messages.len(),
+            parked = self.slots.len(),
             "recovered"
         );
         Ok(())
@@ -412,6 +442,7 @@ impl Core {
     /// Feeds `event` to message `id`'s lifecycle and carries out what it asks.
     pub fn handle(&mut self, id: MessageId, event: Event) {
         let now_ms = unix_now_ms();
+        let unparked = !self.messages.contains_key(&id) && self.ensure_full(id);
         let mut out = std::mem::take(&mut self.actions);
         out.clear();
         let Some(entry) = self.messages.get_mut(&id) else {
@@ -420,6 +451,7 @@ impl Core {
             return;
         };
         let was_final = entry.lifecycle.is_final();
+        let parkable_before = !unparked && MessageSlot::park(&entry.lifecycle).is_some();
         let handled = entry
             .lifecycle
             .handle(&self.lifecycle_config, now_ms, event, &mut out);
@@ -429,6 +461,9 @@ impl Core {
             self.note_event(id, &event, now_ms);
         }
         self.run_actions(Some(id), out, now_ms, was_final);
+        if !parkable_before {
+            self.queue_park(id, now_ms);
+        }
     }
 
     /// Counts an applied event and keeps the HTTP status book in step.
@@ -744,9 +779,12 @@ impl Core {
         self.messages.get(&id).map(|e| &e.record)
     }
 
-    /// The lifecycle state of message `id`, while the shard holds it.
+    /// The lifecycle state of message `id`, while the shard holds it (parked or not).
     pub fn state(&self, id: MessageId) -> Option<crate::lifecycle::State> {
-        self.messages.get(&id).map(|e| e.lifecycle.state())
+        if let Some(entry) = self.messages.get(&id) {
+            return Some(entry.lifecycle.state());
+        }
+        self.parked_slot(id).map(|slot| slot.unpark(id).state())
     }
 
     /// Moves messages whose retry time has come to the ready list of `connector`.
@@ -874,7 +912,14 @@ impl Core {
         }
         let callbacks = self.http.receipts_queued() as u64;
         self.metrics.callbacks_queued.set(callbacks);
-        self.metrics.messages_held.set(self.messages.len() as u64);
+        let parked = self.slots.len() as u64;
+        self.metrics
+            .messages_held
+            .set(self.messages.len() as u64 + parked);
+        self.metrics.messages_parked.set(parked);
+        self.metrics
+            .parked_bytes
+            .set(self.slots.approx_bytes() as u64);
     }
 
     /// The connector id records use for configuration position `index`.

@@ -461,7 +461,8 @@ impl Core {
     }
 
     /// What the deliver_sm of a receipt about `id` needs from its record, wherever it is.
-    pub fn receipt_origin(&self, id: MessageId) -> Option<ReceiptOrigin> {
+    pub fn receipt_origin(&mut self, id: MessageId) -> Option<ReceiptOrigin> {
+        self.ensure_full(id);
         if let Some(record) = self.record(id) {
             return Some(ReceiptOrigin::of(record));
         }
@@ -608,6 +609,7 @@ impl Core {
             let Some(receipt) = self.outbox.get_mut(user).and_then(VecDeque::pop_front) else {
                 return;
             };
+            self.ensure_full(receipt.id);
             let origin = self.record(receipt.id).map(ReceiptOrigin::of);
             let slot = user * self.mesh.shards + peer;
             MeshState::adjust(&mut self.mesh.receipts_in_transit, slot, true);

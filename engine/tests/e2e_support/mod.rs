@@ -27,11 +27,21 @@ pub struct Seen {
     pub receipts: HashSet<String>,
     /// Receipts received, duplicates included.
     pub receipts_total: u64,
+    /// Receipts whose addresses are the submit's, swapped (from the destination, to the
+    /// source): their message's record was at hand when they were built.
+    pub receipts_addressed: u64,
+    /// Receipts by their message_state TLV (0: none).
+    pub receipt_states: std::collections::BTreeMap<u8, u64>,
     /// Refusals by command_status (u32::MAX: lost, no answer).
     pub refusals: std::collections::BTreeMap<u32, u64>,
     /// How the connection ended, when it failed.
     pub error: Option<String>,
 }
+
+/// The source address of every submit.
+pub const SOURCE: &[u8] = b"Tern";
+/// The destination address of every submit.
+pub const DESTINATION: &[u8] = b"447911000001";
 
 /// One ESME connection's plan.
 #[derive(Debug, Clone)]
@@ -44,6 +54,8 @@ pub struct Plan {
     pub receipts_wanted: usize,
     /// Give up at this time.
     pub deadline: Duration,
+    /// The submits' validity_period (SMPP time format), none by default.
+    pub validity_period: Option<&'static [u8]>,
 }
 
 struct Esme {
@@ -70,6 +82,11 @@ impl Handler for Esme {
             });
             let mut seen = self.seen.lock().unwrap();
             seen.receipts_total += 1;
+            if sm.source_addr.as_ref() == DESTINATION && sm.destination_addr.as_ref() == SOURCE {
+                seen.receipts_addressed += 1;
+            }
+            let state = sm.tlvs.message_state().unwrap_or(0);
+            *seen.receipt_states.entry(state).or_default() += 1;
             if let Some(id) = id {
                 seen.receipts.insert(id);
             }
@@ -110,11 +127,12 @@ impl Handler for Esme {
     fn produce(&mut self, link: &mut Link<'_>, now: Instant) -> Produce {
         while self.sent < self.plan.submits && link.can_send(CommandId::SUBMIT_SM) {
             let body = Body::SubmitSm(SubmitSm {
-                source_addr: b"Tern".as_slice().into(),
+                source_addr: SOURCE.into(),
                 dest_addr_ton: 1,
                 dest_addr_npi: 1,
-                destination_addr: b"447911000001".as_slice().into(),
+                destination_addr: DESTINATION.into(),
                 registered_delivery: 1,
+                validity_period: self.plan.validity_period.unwrap_or_default().into(),
                 short_message: b"hello".as_slice().into(),
                 ..SubmitSm::default()
             });
@@ -177,4 +195,37 @@ pub fn run_esme_with_progress(addr: SocketAddr, plan: Plan, progress: Arc<Atomic
     Arc::try_unwrap(seen)
         .map(|m| m.into_inner().unwrap())
         .unwrap_or_else(|arc| std::mem::take(&mut *arc.lock().unwrap()))
+}
+
+/// A one-shard gateway configuration on `data_dir` with one connector, `smsc`, to
+/// `upstream` taking every message, listening on free loopback ports.
+pub fn one_connector_config(
+    data_dir: &std::path::Path,
+    upstream: SocketAddr,
+) -> tern_engine::config::Config {
+    use tern_engine::config::{Config, ConnectorConfig, MtRouteConfig, Secret};
+    let loopback = SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0));
+    let mut config = Config::demo();
+    config.node.data_dir = data_dir.to_path_buf();
+    config.node.shards = Some(1);
+    config.smpp.listen = loopback;
+    config.http.listen = loopback;
+    config.connectors = vec![ConnectorConfig {
+        name: "smsc".into(),
+        host: upstream.ip().to_string(),
+        port: upstream.port(),
+        system_id: "tern".into(),
+        password: Secret::new("tern"),
+        tps_max: 100_000,
+        window_size: 64,
+        reconnect_backoff_min_ms: 20,
+        reconnect_backoff_max_ms: 100,
+        ..ConnectorConfig::default()
+    }];
+    config.routes.mt = vec![MtRouteConfig {
+        destination_prefixes: vec![String::new()],
+        connectors: vec!["smsc".into()],
+        ..MtRouteConfig::default()
+    }];
+    config
 }
