@@ -288,7 +288,8 @@ enum Damage {
 /// Reads durable records back by LSN, from any thread.
 ///
 /// Got from [`Wal::reader`](crate::Wal::reader); cheap to clone, `Send + Sync`, and holds
-/// no borrow of the [`Wal`](crate::Wal). See [`WalReader::read`].
+/// no borrow of the [`Wal`](crate::Wal). See [`WalReader::read`]. It keeps the log's shared
+/// state (among it the unsynced batch buffer, `max_pending_bytes`) alive until dropped.
 #[derive(Debug, Clone)]
 pub struct WalReader {
     shared: Arc<Shared>,
