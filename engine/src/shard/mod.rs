@@ -15,7 +15,11 @@
 //! that accepted it, and the core ships what must happen elsewhere (a part to a bind on
 //! another shard, a DLR mapping to its index shard, a receipt to a session on another
 //! shard) and applies what comes back.
+//!
+//! The WAL's compaction (copying long-lived records out of mostly dead segments, and
+//! moving every reference to the copies) is in [`compaction`].
 
+pub mod compaction;
 mod mo;
 mod remote;
 

@@ -1,0 +1,327 @@
+//! WAL compaction under real traffic: messages whose receipts do not come are spread over
+//! many small segments among messages that complete; the shard copies them forward, the
+//! log stays a few segments whatever the traffic, and after a restart every straggler is
+//! recovered from its copies and its receipt, once the SMSC sends it, reaches the client.
+
+mod e2e_support;
+
+use std::collections::HashSet;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use e2e_support::{Plan, run_esme};
+use glommio::net::TcpStream;
+use glommio::{LocalExecutorBuilder, Placement};
+use tern_bench::sim::{SimConfig, SimHandle};
+use tern_engine::config::{BindKind, Config, ConnectorConfig, MtRouteConfig, Secret};
+use tern_engine::gateway::{Gateway, GatewayHandle, StartOptions};
+use tern_engine::metrics::ShardMetrics;
+use tern_smpp::session::{BindKind as SessionBind, CloseReason};
+use tern_smpp::{Bind, Body, CommandId, CommandStatus, EsmClass, Pdu, SubmitSm};
+use tern_smpp_io::{ConnConfig, Handler, Link, Lost, Produce, Start};
+
+/// Messages submitted in the first run.
+const MESSAGES: u64 = 12_000;
+/// One message in this many goes to the SMSC that withholds receipts.
+const STRAGGLER_EVERY: u64 = 20;
+/// The smallest segment the configuration allows (256 KiB): ~600 messages' records each.
+const SEGMENT_BYTES: u64 = 256 << 10;
+/// Segments in use the log may keep once compaction caught up: the active one, one or two
+/// dead ones awaiting the next checkpoint, and the copies of the stragglers' records.
+const SEGMENTS_IN_USE_MAX: u64 = 5;
+const FAST_PREFIX: &str = "4479110";
+const SLOW_PREFIX: &str = "4479119";
+
+fn connector(name: &str, upstream: SocketAddr, bind: BindKind) -> ConnectorConfig {
+    ConnectorConfig {
+        name: name.into(),
+        host: upstream.ip().to_string(),
+        port: upstream.port(),
+        system_id: "tern".into(),
+        password: Secret::new("tern"),
+        bind,
+        tps_max: 100_000,
+        window_size: 64,
+        reconnect_backoff_min_ms: 20,
+        reconnect_backoff_max_ms: 100,
+        ..ConnectorConfig::default()
+    }
+}
+
+fn route(prefix: &str, connector: &str) -> MtRouteConfig {
+    MtRouteConfig {
+        destination_prefixes: vec![prefix.into()],
+        connectors: vec![connector.into()],
+        ..MtRouteConfig::default()
+    }
+}
+
+/// One shard with small segments; `fast` sends receipts at once, `slow` holds them while
+/// the gateway binds it as a transmitter only (`slow_bind` Tx), and sends them once it
+/// binds as a transceiver.
+fn start(
+    data_dir: &Path,
+    fast: SocketAddr,
+    slow: SocketAddr,
+    slow_bind: BindKind,
+) -> GatewayHandle {
+    let mut config = Config::demo();
+    config.node.data_dir = data_dir.to_path_buf();
+    config.node.shards = Some(1);
+    config.node.wal_segment_bytes = SEGMENT_BYTES;
+    config.smpp.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    config.http.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    config.connectors = vec![
+        connector("fast", fast, BindKind::Trx),
+        connector("slow", slow, slow_bind),
+    ];
+    config.routes.mt = vec![route(FAST_PREFIX, "fast"), route(SLOW_PREFIX, "slow")];
+    Gateway::start_with(config, StartOptions { pin: Some(false) }).expect("gateway starts")
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn shard_metrics(gateway: &GatewayHandle) -> Arc<ShardMetrics> {
+    Arc::clone(gateway.metrics().shards.first().expect("one shard"))
+}
+
+/// What the mixed-traffic client saw.
+#[derive(Debug, Default)]
+struct Mixed {
+    fast_acked: HashSet<String>,
+    slow_acked: HashSet<String>,
+    receipts: HashSet<String>,
+    refused: u64,
+    error: Option<String>,
+}
+
+/// A transceiver that submits `MESSAGES` messages, every `STRAGGLER_EVERY`th to the slow
+/// route, and takes receipts until every fast message has its own.
+struct MixedEsme {
+    sent: u64,
+    seen: Arc<Mutex<Mixed>>,
+    started: Instant,
+}
+
+fn destination(index: u64) -> Vec<u8> {
+    let prefix = if index.is_multiple_of(STRAGGLER_EVERY) {
+        SLOW_PREFIX
+    } else {
+        FAST_PREFIX
+    };
+    format!("{prefix}{:05}", index % 100_000).into_bytes()
+}
+
+impl Handler for MixedEsme {
+    fn on_bind_request(&mut self, _: SessionBind, _: &Bind<'_>) -> CommandStatus {
+        CommandStatus::ESME_RINVCMDID
+    }
+    fn on_bound(&mut self, _: SessionBind, _: Instant) {}
+    fn on_request(&mut self, link: &mut Link<'_>, seq: u32, pdu: &Pdu<'_>, now: Instant) {
+        if let Body::DeliverSm(sm) = &pdu.body
+            && sm.esm_class & EsmClass::TYPE_MASK == EsmClass::TYPE_DELIVERY_RECEIPT
+            && let Some(id) = sm.tlvs.receipted_message_id()
+        {
+            let id = String::from_utf8_lossy(id)
+                .trim_end_matches('\0')
+                .to_owned();
+            self.seen.lock().unwrap().receipts.insert(id);
+        }
+        let _ = link.respond(
+            seq,
+            CommandStatus::ESME_ROK,
+            Body::DeliverSmResp(Default::default()),
+            now,
+        );
+    }
+    fn on_completed(
+        &mut self,
+        _: &mut Link<'_>,
+        token: u64,
+        status: CommandStatus,
+        pdu: Option<&Pdu<'_>>,
+        _: Instant,
+    ) {
+        let mut seen = self.seen.lock().unwrap();
+        match pdu.map(|p| &p.body) {
+            Some(Body::SubmitSmResp(resp)) if status == CommandStatus::ESME_ROK => {
+                let id = String::from_utf8_lossy(&resp.message_id).into_owned();
+                if token.is_multiple_of(STRAGGLER_EVERY) {
+                    seen.slow_acked.insert(id);
+                } else {
+                    seen.fast_acked.insert(id);
+                }
+            }
+            _ => seen.refused += 1,
+        }
+    }
+    fn on_lost(&mut self, _: u64, _: Lost, _: Instant) {
+        self.seen.lock().unwrap().refused += 1;
+    }
+    fn produce(&mut self, link: &mut Link<'_>, now: Instant) -> Produce {
+        while self.sent < MESSAGES && link.can_send(CommandId::SUBMIT_SM) {
+            let destination = destination(self.sent);
+            let body = Body::SubmitSm(SubmitSm {
+                source_addr: b"Tern".as_slice().into(),
+                dest_addr_ton: 1,
+                dest_addr_npi: 1,
+                destination_addr: destination.as_slice().into(),
+                registered_delivery: 1,
+                short_message: b"hello".as_slice().into(),
+                ..SubmitSm::default()
+            });
+            if link.send_request(body, self.sent, now).is_err() {
+                break;
+            }
+            self.sent += 1;
+        }
+        let done = {
+            let seen = self.seen.lock().unwrap();
+            self.sent >= MESSAGES
+                && link.outstanding() == 0
+                && seen.fast_acked.is_subset(&seen.receipts)
+        };
+        if done || self.started.elapsed() > Duration::from_secs(60) {
+            return Produce::Unbind;
+        }
+        Produce::Continue(Some(now + Duration::from_millis(20)))
+    }
+    fn register_waker(&mut self, _: &Waker) {}
+    fn on_closed(&mut self, _: Option<CloseReason>) {}
+}
+
+fn run_mixed(addr: SocketAddr) -> Mixed {
+    let seen = Arc::new(Mutex::new(Mixed::default()));
+    let shared = Arc::clone(&seen);
+    let executor = LocalExecutorBuilder::new(Placement::Unbound)
+        .spawn(move || async move {
+            let stream = match TcpStream::connect(addr).await {
+                Ok(stream) => stream,
+                Err(e) => {
+                    shared.lock().unwrap().error = Some(format!("connect: {e}"));
+                    return;
+                }
+            };
+            let start = Start::Esme {
+                kind: SessionBind::Transceiver,
+                system_id: "demo".into(),
+                password: "demo".into(),
+                system_type: String::new(),
+            };
+            let mut esme = MixedEsme {
+                sent: 0,
+                seen: Arc::clone(&shared),
+                started: Instant::now(),
+            };
+            if let Err(e) =
+                tern_smpp_io::run(stream, start, &ConnConfig::default(), &mut esme).await
+            {
+                shared.lock().unwrap().error = Some(e.to_string());
+            }
+        })
+        .expect("executor");
+    let _ = executor.join();
+    std::mem::take(&mut *seen.lock().unwrap())
+}
+
+fn wal_files_bytes(data_dir: &Path) -> u64 {
+    std::fs::read_dir(data_dir.join("shard-0").join("wal"))
+        .expect("wal dir")
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.metadata().ok())
+        .map(|meta| meta.len())
+        .sum()
+}
+
+#[test]
+fn stragglers_are_compacted_and_recovered_with_their_receipts_after_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sim = |hold| SimConfig {
+        stats_interval_s: 0,
+        receipt_queue: if hold { 65_536 } else { 262_144 },
+        ..SimConfig::default()
+    };
+    let fast: SimHandle = tern_bench::sim::spawn(sim(false)).expect("fast simulator");
+    let slow: SimHandle = tern_bench::sim::spawn(sim(true)).expect("slow simulator");
+
+    // 1. Mixed traffic: the stragglers' receipts are held by the slow SMSC (no receiver
+    // bind), so their records stay live in every segment the traffic fills.
+    let gateway = start(dir.path(), fast.addr, slow.addr, BindKind::Tx);
+    assert!(gateway.wait_bound(Duration::from_secs(10)), "binds up");
+    let mixed = run_mixed(gateway.smpp_addr);
+    assert_eq!(mixed.error, None);
+    assert_eq!(mixed.refused, 0, "{mixed:?}");
+    let stragglers = MESSAGES / STRAGGLER_EVERY;
+    assert_eq!(mixed.slow_acked.len() as u64, stragglers);
+    assert_eq!(mixed.fast_acked.len() as u64, MESSAGES - stragglers);
+    assert!(mixed.fast_acked.is_subset(&mixed.receipts));
+    assert!(mixed.receipts.is_disjoint(&mixed.slow_acked));
+
+    // 2. Compaction catches up: the segments the traffic filled are freed, only the
+    // stragglers' copies stay.
+    let metrics = shard_metrics(&gateway);
+    wait_for(
+        "compaction to free the segments",
+        Duration::from_secs(30),
+        || {
+            metrics.wal_segments_in_use.get() <= SEGMENTS_IN_USE_MAX
+                && metrics.wal_live_records.get() == 2 * stragglers
+        },
+    );
+    let compacted = metrics.wal_segments_compacted.get();
+    let relocated = metrics.wal_records_relocated.get();
+    // Every compacted segment held a straggler, and would have been kept without it.
+    assert!(
+        compacted >= 2 * SEGMENTS_IN_USE_MAX,
+        "only {compacted} segments compacted; traffic too small to prove a bound"
+    );
+    assert!(relocated >= 2 * stragglers, "{relocated} records relocated");
+    let disk_bytes = wal_files_bytes(dir.path());
+    eprintln!(
+        "{MESSAGES} messages, {stragglers} stragglers: {compacted} segments compacted, \
+         {relocated} records relocated, {} segments in use, {disk_bytes} bytes on disk",
+        metrics.wal_segments_in_use.get()
+    );
+    // In use, plus the spare pool (one spare and two recycled by default), plus LOCK.
+    assert!(
+        disk_bytes <= (SEGMENTS_IN_USE_MAX + 3) * SEGMENT_BYTES + 4096,
+        "{disk_bytes} bytes of WAL on disk after {compacted} segments compacted"
+    );
+    gateway.stop();
+    assert_eq!(slow.stats().submits_ok, stragglers);
+
+    // 3. Restart, the slow connector now a transceiver: the recovered stragglers await
+    // their receipts (nothing is sent again); the SMSC hands the held receipts over, and
+    // each reaches the client with our id.
+    let gateway = start(dir.path(), fast.addr, slow.addr, BindKind::Trx);
+    let metrics = shard_metrics(&gateway);
+    wait_for(
+        "the stragglers to be recovered",
+        Duration::from_secs(10),
+        || metrics.messages_held.get() == stragglers,
+    );
+    let plan = Plan {
+        submits: 0,
+        kind: SessionBind::Receiver,
+        receipts_wanted: stragglers as usize,
+        deadline: Duration::from_secs(30),
+    };
+    let got = run_esme(gateway.smpp_addr, plan);
+    let missing: Vec<_> = mixed.slow_acked.difference(&got.receipts).collect();
+    assert!(missing.is_empty(), "receipts missing for {missing:?}");
+    assert_eq!(
+        slow.stats().submits_ok,
+        stragglers,
+        "nothing was sent twice"
+    );
+    gateway.stop();
+}
