@@ -46,6 +46,17 @@
 //! Per shard ([`crate::metrics::ShardMetrics`]): `wal_segments_compacted`,
 //! `wal_records_relocated`, and the gauges `wal_segments_in_use`, `wal_live_records`
 //! (set by the loop at each look), rendered as `tern_wal_*` on `/metrics`.
+//!
+//! # Measured
+//! `cargo test -p tern-engine --test wal_compaction -- --nocapture` (debug build, one
+//! shard, fsync on, 256 KiB segments, 2-vCPU VM shared with other builds; three runs):
+//! 12,000 messages, one in 20 (600) whose receipts the SMSC withholds: 16 segments
+//! compacted, 3 in use afterwards (1 MiB of WAL files with the spare pool) where without
+//! compaction every one of them would stay; the 1,200 live records were copied
+//! 6,377–6,918 times in all (each ~5 times: the segment that takes the copies fills with
+//! traffic, is sealed mostly dead, and qualifies again). The policy bounds that cost: a
+//! segment is copied only when at most a quarter live, so each byte copied frees at least
+//! three, and copies stay under a third of the bytes the traffic writes.
 
 use std::time::Duration;
 
