@@ -54,9 +54,10 @@
 //! compacted, 3 in use afterwards (1 MiB of WAL files with the spare pool) where without
 //! compaction every one of them would stay; the 1,200 live records were copied
 //! 6,377–6,918 times in all (each ~5 times: the segment that takes the copies fills with
-//! traffic, is sealed mostly dead, and qualifies again). The policy bounds that cost: a
-//! segment is copied only when at most a quarter live, so each byte copied frees at least
-//! three, and copies stay under a third of the bytes the traffic writes.
+//! traffic, is sealed mostly dead, and qualifies again). The WAL's policy bounds that
+//! cost in records: a segment is copied only when at most a quarter of its records are
+//! live, so each record copied frees at least three. In bytes the ratio is weaker, since
+//! the records that stay live (Accepted) are larger than the average one.
 
 use std::time::Duration;
 
