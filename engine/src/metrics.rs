@@ -157,6 +157,14 @@ pub struct ShardMetrics {
     pub messages_unparked: Counter,
     /// Parked messages whose record could not be read back (a damaged WAL): given up.
     pub parked_read_failures: Counter,
+    /// WAL segments in use, the active one included (set by the shard).
+    pub wal_segments_in_use: Gauge,
+    /// Live records in the WAL (set by the shard).
+    pub wal_live_records: Gauge,
+    /// WAL segments emptied by compaction (their live records copied forward).
+    pub wal_segments_compacted: Counter,
+    /// WAL records copied forward by compaction.
+    pub wal_records_relocated: Counter,
     fallback_user: UserMetrics,
     fallback_connector: ConnectorMetrics,
 }
@@ -177,6 +185,10 @@ impl ShardMetrics {
             parked_bytes: Gauge::default(),
             messages_unparked: Counter::default(),
             parked_read_failures: Counter::default(),
+            wal_segments_in_use: Gauge::default(),
+            wal_live_records: Gauge::default(),
+            wal_segments_compacted: Counter::default(),
+            wal_records_relocated: Counter::default(),
             fallback_user: UserMetrics::default(),
             fallback_connector: ConnectorMetrics::default(),
         }
@@ -425,7 +437,7 @@ const CONNECTOR_VALUES: [(&str, &str, &str, ConnectorValue); 6] = [
 type NodeValue = fn(&ShardMetrics) -> u64;
 
 /// The node-wide values: name, help, type, accessor.
-const NODE_VALUES: [(&str, &str, &str, NodeValue); 8] = [
+const NODE_VALUES: [(&str, &str, &str, NodeValue); 12] = [
     (
         "tern_callbacks_queued",
         "Callbacks waiting to be sent",
@@ -473,6 +485,30 @@ const NODE_VALUES: [(&str, &str, &str, NodeValue); 8] = [
         "Parked messages whose record could not be read back",
         "counter",
         |s| s.parked_read_failures.get(),
+    ),
+    (
+        "tern_wal_segments_in_use",
+        "WAL segments in use, the active ones included",
+        "gauge",
+        |s| s.wal_segments_in_use.get(),
+    ),
+    (
+        "tern_wal_live_records",
+        "Live records in the WALs",
+        "gauge",
+        |s| s.wal_live_records.get(),
+    ),
+    (
+        "tern_wal_segments_compacted_total",
+        "WAL segments emptied by compaction",
+        "counter",
+        |s| s.wal_segments_compacted.get(),
+    ),
+    (
+        "tern_wal_records_relocated_total",
+        "WAL records copied forward by compaction",
+        "counter",
+        |s| s.wal_records_relocated.get(),
     ),
 ];
 

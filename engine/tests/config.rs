@@ -130,6 +130,107 @@ fn out_of_bounds_window_names_its_line() {
 }
 
 #[test]
+fn wal_segment_size_out_of_bounds_or_unaligned_names_the_field() {
+    let small = BASE.replace(
+        "data_dir = \"/var/lib/tern\"",
+        "data_dir = \"/var/lib/tern\"\nwal_segment_bytes = 4096",
+    );
+    let message = error_text(&small);
+    assert_line(&message, 3);
+    assert!(
+        message.contains("node.wal_segment_bytes: 4096 is out of range 262144..=1073741824"),
+        "{message}"
+    );
+    let unaligned = BASE.replace(
+        "data_dir = \"/var/lib/tern\"",
+        "data_dir = \"/var/lib/tern\"\nwal_segment_bytes = 1000000",
+    );
+    let message = error_text(&unaligned);
+    assert!(
+        message.contains("node.wal_segment_bytes: 1000000 is not a multiple of 4096"),
+        "{message}"
+    );
+}
+
+#[test]
+fn smallest_wal_segment_opens_a_log_that_takes_the_largest_engine_record() {
+    let mut config = load(BASE).expect("valid");
+    config.node.wal_segment_bytes = tern_engine::config::bounds::WAL_SEGMENT_BYTES_MIN;
+    let wal_config = config.node.wal_config();
+    wal_config
+        .validate()
+        .expect("the WAL takes the configuration");
+    assert!(wal_config.max_record_bytes >= largest_engine_record_bytes());
+}
+
+/// The largest payload the engine appends: an Accepted record of 255 full parts with every
+/// optional field at its bound, or an MO record with the most TLVs.
+fn largest_engine_record_bytes() -> usize {
+    use std::borrow::Cow;
+    use tern_engine::message::{
+        Address, CALLBACK_MAX_LEN, CLIENT_REF_MAX_LEN, ConnectorId, Content,
+        IDEMPOTENCY_KEY_MAX_LEN, MO_TLVS_MAX_LEN, MessageId, MessageRecord, MoRecord, PARTS_MAX,
+        PASSTHROUGH_TLVS_MAX_LEN, ROUTE_CONNECTORS_MAX, Route, SHORT_MESSAGE_MAX_LEN, SessionKind,
+        SplitParts, UserId,
+    };
+    use tern_smpp::limits::{ADDRESS_MAX_LEN, SERVICE_TYPE_MAX_LEN};
+    use tern_smpp::{EsmClass, RegisteredDelivery};
+    let part = [b'x'; SHORT_MESSAGE_MAX_LEN];
+    let parts = vec![&part[..]; PARTS_MAX];
+    let address = || Address {
+        ton: 1,
+        npi: 1,
+        digits: Cow::Owned(vec![b'1'; ADDRESS_MAX_LEN]),
+    };
+    let accepted = MessageRecord {
+        id: MessageId::new(0, 1).expect("id"),
+        user: UserId(0),
+        session: SessionKind::Http,
+        accepted_at_ms: 1,
+        validity_deadline_ms: 2,
+        schedule_at_ms: Some(3),
+        source: address(),
+        destination: address(),
+        esm_class: EsmClass(0),
+        protocol_id: 0,
+        priority: 0,
+        registered_delivery: RegisteredDelivery(1),
+        data_coding: 0,
+        service_type: Cow::Owned(vec![b's'; SERVICE_TYPE_MAX_LEN]),
+        client_ref: Cow::Owned(vec![b'r'; CLIENT_REF_MAX_LEN]),
+        route: Route::new(&[ConnectorId(0); ROUTE_CONNECTORS_MAX]).expect("route"),
+        content: Content::Split(SplitParts::new(Some(1), &parts).expect("parts")),
+        tlvs: Cow::Owned(vec![0; PASSTHROUGH_TLVS_MAX_LEN]),
+        callback: Cow::Owned(vec![b'c'; CALLBACK_MAX_LEN]),
+        idempotency_key: Cow::Owned(vec![b'k'; IDEMPOTENCY_KEY_MAX_LEN]),
+    };
+    let mut accepted_bytes = Vec::new();
+    accepted.encode(&mut accepted_bytes).expect("encodes");
+    let mo = MoRecord {
+        id: MessageId::new(0, 1).expect("id"),
+        user: UserId(0),
+        connector: ConnectorId(0),
+        received_at_ms: 1,
+        source_ton: 1,
+        source_npi: 1,
+        source: vec![b'1'; 64],
+        dest_ton: 1,
+        dest_npi: 1,
+        destination: vec![b'1'; 64],
+        service_type: vec![b's'; 32],
+        esm_class: 0,
+        protocol_id: 0,
+        priority: 0,
+        data_coding: 0,
+        short_message: part.to_vec(),
+        tlvs: vec![0; MO_TLVS_MAX_LEN],
+    };
+    let mut mo_bytes = Vec::new();
+    mo.encode(&mut mo_bytes).expect("encodes");
+    accepted_bytes.len().max(mo_bytes.len())
+}
+
+#[test]
 fn zero_window_on_a_connector_names_its_line() {
     let text = BASE.replace("password = \"x\"", "password = \"x\"\nwindow_size = 0");
     let message = error_text(&text);

@@ -90,3 +90,9 @@ pub const TOKENS_MAX: usize = 16;
 pub const TOKEN_BYTES_MIN: usize = 16;
 /// Longest bearer token.
 pub const TOKEN_BYTES_MAX: usize = 256;
+/// Smallest WAL segment, in bytes. Half of it (128 KiB, the largest record a segment this
+/// small takes) must hold the engine's largest record: an Accepted record of 255 full
+/// parts with every optional field at its bound is ≈ 80 KiB (checked by a test).
+pub const WAL_SEGMENT_BYTES_MIN: u64 = 256 << 10;
+/// Largest WAL segment, in bytes.
+pub const WAL_SEGMENT_BYTES_MAX: u64 = 1 << 30;

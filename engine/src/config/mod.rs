@@ -67,6 +67,11 @@ pub struct NodeConfig {
     /// Number of shards (one pinned core each); absent means every available core.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shards: Option<u32>,
+    /// Size of each WAL segment file, in bytes: a multiple of 4096 within
+    /// `WAL_SEGMENT_BYTES_MIN..=WAL_SEGMENT_BYTES_MAX` (default 64 MiB). Disk use is
+    /// bounded in segments (live data, the active one, spares), so smaller segments mean
+    /// finer-grained reclamation and more files.
+    pub wal_segment_bytes: u64,
 }
 
 impl Default for NodeConfig {
@@ -74,6 +79,27 @@ impl Default for NodeConfig {
         Self {
             data_dir: PathBuf::from("./tern-data"),
             shards: None,
+            wal_segment_bytes: WAL_SEGMENT_BYTES_DEFAULT,
+        }
+    }
+}
+
+/// Default `node.wal_segment_bytes`: the WAL's own default.
+pub const WAL_SEGMENT_BYTES_DEFAULT: u64 = 64 << 20;
+
+impl NodeConfig {
+    /// The WAL configuration of each shard's log: the WAL's defaults with this segment
+    /// size. A record may take half a segment, at most the WAL's default (1 MiB): at
+    /// [`bounds::WAL_SEGMENT_BYTES_MIN`] that is 128 KiB, more than the engine's largest
+    /// record (see there).
+    pub fn wal_config(&self) -> tern_wal::WalConfig {
+        let defaults = tern_wal::WalConfig::default();
+        tern_wal::WalConfig {
+            segment_bytes: self.wal_segment_bytes,
+            max_record_bytes: defaults
+                .max_record_bytes
+                .min(usize::try_from(self.wal_segment_bytes / 2).unwrap_or(usize::MAX)),
+            ..defaults
         }
     }
 }

@@ -145,7 +145,7 @@ fn section_fallback<T: PartialEq + Debug>(
 
 fn node_fields(a: &NodeConfig, b: &NodeConfig, out: &mut Vec<String>) {
     let before = out.len();
-    changed!(out, "node", a, b, [data_dir, shards]);
+    changed!(out, "node", a, b, [data_dir, shards, wal_segment_bytes]);
     section_fallback("node", a, b, before, out);
 }
 

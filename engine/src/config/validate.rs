@@ -113,6 +113,21 @@ fn check_node(findings: &mut Findings, config: &Config, root: &FieldPath) {
     if let Some(shards) = config.node.shards {
         findings.range(node.key("shards"), shards, 1, SHARDS_MAX);
     }
+    let segment_bytes = config.node.wal_segment_bytes;
+    let wal_segment = node.key("wal_segment_bytes");
+    if !segment_bytes.is_multiple_of(4096) {
+        findings.error(
+            wal_segment,
+            format!("{segment_bytes} is not a multiple of 4096"),
+        );
+    } else {
+        findings.range(
+            wal_segment,
+            segment_bytes,
+            WAL_SEGMENT_BYTES_MIN,
+            WAL_SEGMENT_BYTES_MAX,
+        );
+    }
     let smpp = root.key("smpp");
     let s = &config.smpp;
     findings.range(smpp.key("window_size"), s.window_size, 1, WINDOW_SIZE_MAX);

@@ -72,6 +72,10 @@
 //!   ([`crate::shard::Core::swap_snapshot`]) between two
 //!   callbacks, so nothing in flight waits or changes route. Metrics and the node's
 //!   receiver counters are sized at start for `USERS_ADDED_BY_RELOAD_MAX` more users.
+//! - WAL space: each shard runs a compaction task ([`crate::shard::compaction`]) that
+//!   copies the records of long-lived messages (and MOs) out of mostly dead segments and
+//!   points their holders at the copies, so disk use follows live data, not traffic;
+//!   `node.wal_segment_bytes` sets the segment size (64 MiB by default).
 //! - Shutdown: the stop flag is seen by each shard's housekeeping task, which makes every
 //!   connection unbind, gives them a bounded grace period and closes the WAL; readiness
 //!   (`wait_bound`) counts the binds of every shard. Outcomes that reach an owner after
@@ -138,7 +142,7 @@ use glommio::net::TcpListener;
 use glommio::timer::sleep;
 use glommio::{LocalExecutorBuilder, Placement};
 use tern_smpp_io::{ConnConfig, Start};
-use tern_wal::{Wal, WalConfig};
+use tern_wal::Wal;
 
 use crate::config::{
     Config, ConfigHandle, ReloadError, Snapshot, SnapshotCache, SnapshotError,
@@ -533,6 +537,7 @@ async fn run_shard(
     };
     let http = start_http(&core, &spec, &auth, http_listener);
     start_connectors(&core, &spec);
+    let compaction = glommio::spawn_local(crate::shard::compaction::run(Rc::clone(&core)));
     let sessions = Rc::new(Cell::new(0usize));
     let accept = glommio::spawn_local(accept_loop(
         Rc::clone(&core),
@@ -545,6 +550,7 @@ async fn run_shard(
     core.borrow_mut().stopping = true;
     core.borrow().wake_everyone();
     let _ = accept.cancel().await;
+    let _ = compaction.cancel().await;
     http.stop().await;
     let mut waited_ms = 0;
     while sessions.get() > 0 && waited_ms < SHUTDOWN_GRACE_MS {
@@ -644,7 +650,7 @@ fn open_core(spec: &ShardSpec) -> Result<Core, String> {
     let config = &spec.snapshot.config;
     let dir: PathBuf = config.node.data_dir.join(format!("shard-{}", spec.index));
     let (wal, recovery) =
-        Wal::open(dir.join("wal"), WalConfig::default()).map_err(|e| format!("wal: {e}"))?;
+        Wal::open(dir.join("wal"), config.node.wal_config()).map_err(|e| format!("wal: {e}"))?;
     let hot_bytes_max = (config.limits.dlr_hot_bytes_max / spec.shards as u64).max(1 << 20);
     let dlr = DlrIndex::new(DlrIndexConfig {
         hot_bytes_max: usize::try_from(hot_bytes_max).unwrap_or(usize::MAX),

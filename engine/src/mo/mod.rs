@@ -368,6 +368,18 @@ impl MoBook {
         Some(held.lsn)
     }
 
+    /// The WAL copied MO `id`'s record from `old` to `new` (compaction): point at the
+    /// copy. False if this shard holds no record of `id` at `old`.
+    pub fn relocated(&mut self, id: MessageId, old: Lsn, new: Lsn) -> bool {
+        match self.held.get_mut(&id) {
+            Some(held) if held.lsn == old => {
+                held.lsn = new;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// The record of an MO this shard owns or holds for another shard.
     pub fn record(&self, id: MessageId) -> Option<&MoRecord> {
         self.held

@@ -20,7 +20,11 @@
 //! its record left in the WAL and read back by LSN when needed); [`Core::handle`] and
 //! the receipt paths bring it back whole first. `Core::expire_due` expires messages
 //! whose validity passed.
+//!
+//! The WAL's compaction (copying long-lived records out of mostly dead segments, and
+//! moving every reference to the copies) is in [`compaction`].
 
+pub mod compaction;
 mod mo;
 mod parked;
 mod remote;
@@ -134,6 +138,11 @@ pub struct Core {
     park_queue: VecDeque<(u64, MessageId)>,
     /// Reads parked messages' records back; `None` once closed.
     reader: Option<tern_wal::WalReader>,
+    /// Parked messages' Accepted records copied by compaction and not yet durable, as
+    /// (copy, original) in LSN order: a read of the copy falls back to the original
+    /// until then. Pruned each housekeeping turn; bounded by what compaction copies in
+    /// one group commit.
+    fresh_copies: VecDeque<(Lsn, Lsn)>,
     read_buf: Vec<u8>,
     expired: Vec<u64>,
     next_full_sweep_ms: u64,
@@ -217,6 +226,7 @@ impl Core {
             slots: parked::ParkedTable::new(config.limits.messages_parked_max as usize),
             park_queue: VecDeque::new(),
             reader: Some(reader),
+            fresh_copies: VecDeque::new(),
             read_buf: Vec::new(),
             expired: Vec::new(),
             next_full_sweep_ms: 0,

@@ -214,6 +214,22 @@ impl ParkedTable {
         self.sparse.get(&sequence).copied()
     }
 
+    /// A mutable view of the slot parked under `sequence` (to follow a relocation).
+    pub fn get_mut(&mut self, sequence: u64) -> Option<&mut MessageSlot> {
+        let index = (sequence as usize) & (CHUNK_SLOTS - 1);
+        let in_chunk = self
+            .chunks
+            .get(&(sequence >> CHUNK_BITS))
+            .is_some_and(|c| c.is_set(index));
+        if in_chunk {
+            return self
+                .chunks
+                .get_mut(&(sequence >> CHUNK_BITS))
+                .and_then(|c| c.slots.get_mut(index));
+        }
+        self.sparse.get_mut(&sequence)
+    }
+
     /// Takes the slot parked under `sequence` out of the table.
     pub fn remove(&mut self, sequence: u64) -> Option<MessageSlot> {
         let key = sequence >> CHUNK_BITS;
@@ -334,6 +350,34 @@ impl Core {
         true
     }
 
+    /// The WAL's compaction copied the record at `old` (one of parked message `id`'s) to
+    /// `new`: the slot follows. False if `id` is not parked here or the slot holds no
+    /// such LSN. A new LSN past what a slot can hold brings the message back whole first.
+    pub(super) fn relocated_parked(&mut self, id: MessageId, old: Lsn, new: Lsn) -> bool {
+        if id.shard() != self.shard {
+            return false;
+        }
+        let Some(slot) = self.slots.get_mut(id.sequence()) else {
+            return false;
+        };
+        let moved_record = slot.record_lsn() == old;
+        if slot.relocated(old, new) {
+            if moved_record {
+                // The copy is readable once durable; until then the original is (its
+                // segment is reclaimed only after the copy is durable).
+                self.fresh_copies.push_back((new, old));
+            }
+            return true;
+        }
+        let holds_old = slot.record_lsn() == old || slot.submitted_lsn() == old;
+        holds_old
+            && self.ensure_full(id)
+            && self
+                .messages
+                .get_mut(&id)
+                .is_some_and(|entry| entry.lifecycle.relocated(old, new))
+    }
+
     /// Notes that message `id` may have become parkable (after an event): it is parked
     /// `limits.messages_park_after_ms` later if it still is. Bounded by the messages held:
     /// at most one entry per message in full form, except after a message was unparked.
@@ -355,6 +399,16 @@ impl Core {
 
     /// Parks the messages that became parkable `messages_park_after_ms` ago and still are.
     pub fn park_due(&mut self, now_ms: u64) {
+        if let Some(wal) = self.wal.as_ref() {
+            // Copies are made in LSN order: the durable ones are at the front.
+            while self
+                .fresh_copies
+                .front()
+                .is_some_and(|(copy, _)| wal.is_durable(*copy))
+            {
+                self.fresh_copies.pop_front();
+            }
+        }
         let after = u64::from(self.snapshot.config.limits.messages_park_after_ms);
         if after == 0 {
             self.park_queue.clear();
@@ -403,10 +457,17 @@ impl Core {
 
     fn read_record(&mut self, id: MessageId, lsn: Lsn) -> Result<MessageRecord<'static>, String> {
         let reader = self.reader.as_ref().ok_or("the WAL is closed")?;
-        let kind = reader
+        let mut found = reader
             .read(lsn, &mut self.read_buf)
-            .map_err(|e| e.to_string())?
-            .ok_or("no such record in the WAL")?;
+            .map_err(|e| e.to_string())?;
+        if found.is_none()
+            && let Some(&(_, original)) = self.fresh_copies.iter().find(|(copy, _)| *copy == lsn)
+        {
+            found = reader
+                .read(original, &mut self.read_buf)
+                .map_err(|e| e.to_string())?;
+        }
+        let kind = found.ok_or("no such record in the WAL")?;
         match Record::decode(kind, &self.read_buf) {
             Ok(Record::Accepted(record)) if record.id == id => Ok(record.into_owned()),
             Ok(_) => Err(format!(
