@@ -16,6 +16,7 @@
 //! another shard, a DLR mapping to its index shard, a receipt to a session on another
 //! shard) and applies what comes back.
 
+pub mod dlr_runs;
 mod mo;
 mod remote;
 
@@ -123,6 +124,8 @@ pub struct Core {
     connectors: Vec<ConnectorQueue>,
     queue_depth_max: Vec<usize>,
     dlr: DlrIndex,
+    /// Mappings the WAL replay found in reopened runs and did not insert again.
+    dlr_restored_from_runs: u64,
     parked: HashMap<u64, UpstreamReceipt>,
     resolved_parks: HashSet<u64>,
     refused_parks: HashSet<u64>,
@@ -199,6 +202,7 @@ impl Core {
             connectors: (0..connectors).map(|_| ConnectorQueue::default()).collect(),
             queue_depth_max,
             dlr,
+            dlr_restored_from_runs: 0,
             parked: HashMap::new(),
             resolved_parks: HashSet::new(),
             refused_parks: HashSet::new(),
@@ -252,7 +256,7 @@ impl Core {
             let Some((key, part)) = recovered.dlr_entry(r.lsn, r.kind, r.payload) else {
                 continue;
             };
-            self.insert_dlr(key, part, now_ms);
+            self.restore_dlr(key, part, now_ms);
         }
         self.next_sequence = recovered.next_sequence();
         for lsn in recovered.dead_lsns() {
