@@ -136,6 +136,32 @@ pub struct ConnectorMetrics {
     pub mo_refused: Counter,
 }
 
+/// One shard's receipt index: its tiers' sizes and what moved between them. The
+/// cumulative ones are copied from the index's own counters, so they are gauges that only
+/// grow and render as counters.
+#[derive(Debug, Default)]
+pub struct DlrMetrics {
+    /// Mappings in RAM (hot generations, those being written included).
+    pub hot_entries: Gauge,
+    /// Disk runs in use.
+    pub runs: Gauge,
+    /// Mappings in disk runs.
+    pub run_entries: Gauge,
+    /// Bytes of the run files in use.
+    pub run_file_bytes: Gauge,
+    /// Generations written to disk and installed as runs.
+    pub runs_written: Counter,
+    /// Run writes or opens that failed (the generation is offered again later).
+    pub run_write_failures: Counter,
+    /// Run files deleted (TTL passed or disk budget full).
+    pub run_files_deleted: Counter,
+    /// Mappings dropped from RAM unwritten because the hot budget was full (each a
+    /// receipt that may come back unmatched; 0 while the disk tier keeps up).
+    pub hot_entries_evicted: Gauge,
+    /// Mappings the WAL replay at start found in reopened runs (not put in RAM again).
+    pub restored_from_runs: Gauge,
+}
+
 /// One shard's metrics.
 #[derive(Debug)]
 pub struct ShardMetrics {
@@ -165,6 +191,8 @@ pub struct ShardMetrics {
     pub wal_segments_compacted: Counter,
     /// WAL records copied forward by compaction.
     pub wal_records_relocated: Counter,
+    /// The shard's part of the receipt index (set by its disk-tier task).
+    pub dlr: DlrMetrics,
     fallback_user: UserMetrics,
     fallback_connector: ConnectorMetrics,
 }
@@ -189,6 +217,7 @@ impl ShardMetrics {
             wal_live_records: Gauge::default(),
             wal_segments_compacted: Counter::default(),
             wal_records_relocated: Counter::default(),
+            dlr: DlrMetrics::default(),
             fallback_user: UserMetrics::default(),
             fallback_connector: ConnectorMetrics::default(),
         }
@@ -437,7 +466,7 @@ const CONNECTOR_VALUES: [(&str, &str, &str, ConnectorValue); 6] = [
 type NodeValue = fn(&ShardMetrics) -> u64;
 
 /// The node-wide values: name, help, type, accessor.
-const NODE_VALUES: [(&str, &str, &str, NodeValue); 12] = [
+const NODE_VALUES: [(&str, &str, &str, NodeValue); 21] = [
     (
         "tern_callbacks_queued",
         "Callbacks waiting to be sent",
@@ -509,6 +538,60 @@ const NODE_VALUES: [(&str, &str, &str, NodeValue); 12] = [
         "WAL records copied forward by compaction",
         "counter",
         |s| s.wal_records_relocated.get(),
+    ),
+    (
+        "tern_dlr_hot_entries",
+        "Receipt mappings in RAM",
+        "gauge",
+        |s| s.dlr.hot_entries.get(),
+    ),
+    (
+        "tern_dlr_runs",
+        "Receipt index runs on disk",
+        "gauge",
+        |s| s.dlr.runs.get(),
+    ),
+    (
+        "tern_dlr_run_entries",
+        "Receipt mappings in disk runs",
+        "gauge",
+        |s| s.dlr.run_entries.get(),
+    ),
+    (
+        "tern_dlr_run_file_bytes",
+        "Bytes of receipt index run files",
+        "gauge",
+        |s| s.dlr.run_file_bytes.get(),
+    ),
+    (
+        "tern_dlr_runs_written_total",
+        "Receipt index generations written to disk",
+        "counter",
+        |s| s.dlr.runs_written.get(),
+    ),
+    (
+        "tern_dlr_run_write_failures_total",
+        "Receipt index run writes that failed",
+        "counter",
+        |s| s.dlr.run_write_failures.get(),
+    ),
+    (
+        "tern_dlr_run_files_deleted_total",
+        "Receipt index run files deleted",
+        "counter",
+        |s| s.dlr.run_files_deleted.get(),
+    ),
+    (
+        "tern_dlr_hot_entries_evicted_total",
+        "Receipt mappings dropped from RAM unwritten",
+        "counter",
+        |s| s.dlr.hot_entries_evicted.get(),
+    ),
+    (
+        "tern_dlr_restored_from_runs",
+        "Receipt mappings the start-up replay found on disk",
+        "gauge",
+        |s| s.dlr.restored_from_runs.get(),
     ),
 ];
 

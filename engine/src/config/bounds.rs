@@ -36,6 +36,17 @@ pub const RECEIPTS_PARKED_MAX: u32 = 1_000_000;
 pub const DLR_HOT_BYTES_MAX: u64 = 64 << 30;
 /// Smallest in-memory receipt index, in bytes.
 pub const DLR_HOT_BYTES_MIN: u64 = 1 << 20;
+/// Most generation tables one shard's receipt index may be split into.
+pub const DLR_HOT_GENERATIONS_MAX: u32 = 1_024;
+/// Shortest receipt-index generation span and hot horizon, in ms: the disk-tier task
+/// looks for due generations this often, and one run write takes a few ms to tens of ms.
+pub const DLR_SPAN_MS_MIN: u64 = 50;
+/// Longest receipt-index generation span and hot horizon, in ms: 7 days.
+pub const DLR_SPAN_MS_MAX: u64 = 7 * 86_400_000;
+/// Smallest receipt-index disk budget, in bytes (a run file is at least 4 KiB).
+pub const DLR_DISK_BYTES_MIN: u64 = 1 << 20;
+/// Largest receipt-index disk budget, in bytes.
+pub const DLR_DISK_BYTES_MAX: u64 = 1 << 44;
 /// Longest message validity (and receipt mapping lifetime), in seconds: 7 days.
 pub const MESSAGE_TTL_S_MAX: u32 = 7 * 86_400;
 /// Most inbound sessions a node accepts in total.

@@ -225,8 +225,21 @@ pub struct LimitsConfig {
     /// Messages parked per shard (≈ 24 B each, up to 96 B for stragglers); past it they
     /// stay in full form, counted against `messages_held_max`.
     pub messages_parked_max: u32,
-    /// Memory for the in-memory part of the receipt index, in bytes, per node.
+    /// Memory for the in-memory part of the receipt index, in bytes, per node (split
+    /// evenly over the shards, at least 1 MiB each).
     pub dlr_hot_bytes_max: u64,
+    /// Generation tables each shard's hot budget is split into: mappings leave RAM a
+    /// generation at a time, and at most this many are in RAM at once.
+    pub dlr_hot_generations_max: u32,
+    /// Longest time one generation collects mappings before it is sealed, in ms; a disk
+    /// run covers at most this much time (about `message_ttl_s / this` runs per shard).
+    pub dlr_generation_span_ms: u64,
+    /// Least time a mapping stays in RAM before its generation is written to a disk run,
+    /// in ms (earlier when half the hot budget is in use). At most `message_ttl_s`.
+    pub dlr_hot_horizon_ms: u64,
+    /// Bytes of receipt-index run files kept on disk, per node (split evenly over the
+    /// shards); past it the oldest run is dropped before its TTL (counted).
+    pub dlr_disk_bytes_max: u64,
     /// Validity given to a message that asks none, and how long its receipt mapping is
     /// kept, in seconds (48 h by default).
     pub message_ttl_s: u32,
@@ -248,11 +261,28 @@ impl Default for LimitsConfig {
             messages_park_after_ms: 1_000,
             messages_parked_max: 10_000_000,
             dlr_hot_bytes_max: 256 << 20,
+            dlr_hot_generations_max: 16,
+            dlr_generation_span_ms: 450_000,
+            dlr_hot_horizon_ms: 900_000,
+            dlr_disk_bytes_max: 16 << 30,
             message_ttl_s: 48 * 3_600,
             sessions_max: 1_024,
             auth_cache_entries_max: 1_024,
             auth_cache_ttl_s: 600,
         }
+    }
+}
+
+impl LimitsConfig {
+    /// The receipt index's RAM budget of one shard of a node of `shards`: an even share
+    /// of `dlr_hot_bytes_max`, at least [`bounds::DLR_HOT_BYTES_MIN`].
+    pub fn dlr_hot_bytes_per_shard(&self, shards: u32) -> u64 {
+        (self.dlr_hot_bytes_max / u64::from(shards.max(1))).max(bounds::DLR_HOT_BYTES_MIN)
+    }
+
+    /// The receipt index's disk budget of one shard of a node of `shards`.
+    pub fn dlr_disk_bytes_per_shard(&self, shards: u32) -> u64 {
+        self.dlr_disk_bytes_max / u64::from(shards.max(1))
     }
 }
 

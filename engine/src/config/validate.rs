@@ -198,11 +198,73 @@ fn check_limits(findings: &mut Findings, config: &Config, limits: &FieldPath) {
         1,
         MESSAGE_TTL_S_MAX,
     );
+    check_dlr_tiers(findings, config, limits);
     findings.range(limits.key("sessions_max"), l.sessions_max, 1, SESSIONS_MAX);
     let entries = limits.key("auth_cache_entries_max");
     findings.range(entries, l.auth_cache_entries_max, 1, AUTH_CACHE_ENTRIES_MAX);
     let ttl = limits.key("auth_cache_ttl_s");
     findings.range(ttl, l.auth_cache_ttl_s, 1, AUTH_CACHE_TTL_S_MAX);
+}
+
+/// The receipt index's generations and disk tier: bounds, the order of its time
+/// horizons (`span <= horizon <= ttl`), and generations large enough for a table.
+fn check_dlr_tiers(findings: &mut Findings, config: &Config, limits: &FieldPath) {
+    let l = &config.limits;
+    let generations = || limits.key("dlr_hot_generations_max");
+    findings.range(
+        generations(),
+        l.dlr_hot_generations_max,
+        2,
+        DLR_HOT_GENERATIONS_MAX,
+    );
+    let span = limits.key("dlr_generation_span_ms");
+    findings.range(
+        span,
+        l.dlr_generation_span_ms,
+        DLR_SPAN_MS_MIN,
+        DLR_SPAN_MS_MAX,
+    );
+    let horizon = limits.key("dlr_hot_horizon_ms");
+    findings.range(
+        horizon,
+        l.dlr_hot_horizon_ms,
+        DLR_SPAN_MS_MIN,
+        DLR_SPAN_MS_MAX,
+    );
+    let disk = limits.key("dlr_disk_bytes_max");
+    findings.range(
+        disk,
+        l.dlr_disk_bytes_max,
+        DLR_DISK_BYTES_MIN,
+        DLR_DISK_BYTES_MAX,
+    );
+    if l.dlr_generation_span_ms > l.dlr_hot_horizon_ms {
+        let message =
+            "longer than dlr_hot_horizon_ms (a generation must be sealed before it is due on disk)";
+        findings.error(limits.key("dlr_generation_span_ms"), message);
+    }
+    if l.dlr_hot_horizon_ms > u64::from(l.message_ttl_s) * 1000 {
+        let message = "longer than message_ttl_s (mappings would expire before reaching disk)";
+        findings.error(limits.key("dlr_hot_horizon_ms"), message);
+    }
+    let shards = config.node.shard_count();
+    let index = crate::dlr_index::DlrIndexConfig {
+        hot_bytes_max: usize::try_from(l.dlr_hot_bytes_per_shard(shards)).unwrap_or(usize::MAX),
+        hot_generations_max: l.dlr_hot_generations_max as usize,
+        ..crate::dlr_index::DlrIndexConfig::default()
+    };
+    if (2..=DLR_HOT_GENERATIONS_MAX).contains(&l.dlr_hot_generations_max)
+        && index.generation_home_slots() < crate::dlr_index::GENERATION_HOME_SLOTS_MIN
+    {
+        let per_shard = l.dlr_hot_bytes_per_shard(shards);
+        let message = format!(
+            "{} generations of a {per_shard}-byte share per shard ({shards} shards) leave \
+             each under {} entries; raise dlr_hot_bytes_max or lower this",
+            l.dlr_hot_generations_max,
+            crate::dlr_index::GENERATION_HOME_SLOTS_MIN
+        );
+        findings.error(generations(), message);
+    }
 }
 
 fn check_http(findings: &mut Findings, config: &Config, http: &FieldPath) {

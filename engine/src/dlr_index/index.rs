@@ -248,6 +248,15 @@ impl DlrIndex {
         }
     }
 
+    /// The value stored for `key`, like [`DlrIndex::lookup`] but not counted as a lookup:
+    /// for the engine's own checks, such as a WAL replay asking whether a run reopened from
+    /// disk already holds a mapping before inserting it again.
+    pub fn peek(&mut self, key: impl Into<Fingerprint>) -> Option<u64> {
+        self.find(key.into().get()).map(|hit| match hit {
+            Hit::Hot(value) | Hit::Disk(value) => value,
+        })
+    }
+
     fn find(&mut self, fp: u64) -> Option<Hit> {
         if let Some(value) = self.active.as_ref().and_then(|a| a.table.get(fp)) {
             return Some(Hit::Hot(value));

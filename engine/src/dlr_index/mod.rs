@@ -59,7 +59,9 @@
 //!   allocated until that write ends.)
 //! - **Restart.** Runs in the directory are reopened with [`open_dir`] (bad or torn files are
 //!   reported and skipped, leftover temp files listed) and installed before the first insert;
-//!   the hot tier is rebuilt by replaying the WAL's mappings through `insert`.
+//!   the hot tier is rebuilt by replaying the WAL's mappings through `insert`, skipping
+//!   those a run already maps to the same value ([`DlrIndex::peek`]; the shard's side is
+//!   `crate::shard::dlr_runs`).
 //!
 //! # Why hand-written
 //! This is on every submit and every receipt. A `HashMap<String, u64>` costs ≈ 78 B per

@@ -131,6 +131,14 @@ pub enum MeshMsg {
         /// Its part.
         part: PartRef,
     },
+    /// Owner → index shard, at restart (WAL replay): map `key` to `part` unless a run
+    /// reopened from disk already does.
+    DlrRestore {
+        /// The key.
+        key: DlrKey,
+        /// Its part.
+        part: PartRef,
+    },
     /// Owner → index shard: the key's final receipt came.
     DlrRemove {
         /// The key.

@@ -24,8 +24,10 @@
 //!   records (Accepted, Submitted, Final, ReceiptPending) → the message's
 //!   [`crate::lifecycle::Lifecycle::relocated`]; MO records → the [`crate::mo::MoBook`].
 //!   No other engine state holds an LSN as a record reference (the LSNs that sessions,
-//!   binds and the mesh keep are durability waits, which a copy does not change). A new
-//!   holder (such as a compact parked form of messages) plugs in with one line there.
+//!   binds and the mesh keep are durability waits, which a copy does not change). A
+//!   parked message's slot ([`crate::lifecycle::MessageSlot`]) follows its copies too;
+//!   until an Accepted copy is durable, a read of it falls back to the original (whose
+//!   segment is reclaimed only after the copy is durable).
 //! - **A record with no holder** (a record of the engine's kinds whose message or MO is
 //!   gone: an orphan left by an older run) has its copy marked done at once, so it leaves
 //!   the log with its segment. A record of a kind the engine does not know is left live

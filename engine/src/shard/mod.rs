@@ -25,6 +25,7 @@
 //! moving every reference to the copies) is in [`compaction`].
 
 pub mod compaction;
+pub mod dlr_runs;
 mod mo;
 mod parked;
 mod remote;
@@ -150,6 +151,8 @@ pub struct Core {
     connectors: Vec<ConnectorQueue>,
     queue_depth_max: Vec<usize>,
     dlr: DlrIndex,
+    /// Mappings the WAL replay found in reopened runs and did not insert again.
+    dlr_restored_from_runs: u64,
     parked: HashMap<u64, UpstreamReceipt>,
     resolved_parks: HashSet<u64>,
     refused_parks: HashSet<u64>,
@@ -234,6 +237,7 @@ impl Core {
             connectors: (0..connectors).map(|_| ConnectorQueue::default()).collect(),
             queue_depth_max,
             dlr,
+            dlr_restored_from_runs: 0,
             parked: HashMap::new(),
             resolved_parks: HashSet::new(),
             refused_parks: HashSet::new(),
@@ -287,7 +291,7 @@ impl Core {
             let Some((key, part)) = recovered.dlr_entry(r.lsn, r.kind, r.payload) else {
                 continue;
             };
-            self.insert_dlr(key, part, now_ms);
+            self.restore_dlr(key, part, now_ms);
         }
         self.next_sequence = recovered.next_sequence();
         for lsn in recovered.dead_lsns() {

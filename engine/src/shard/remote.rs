@@ -282,6 +282,7 @@ impl Core {
                 self.unpop_ready(usize::from(connector), part);
             }
             MeshMsg::DlrInsert { key, part } => self.insert_dlr(key, part, unix_now_ms()),
+            MeshMsg::DlrRestore { key, part } => self.restore_dlr(key, part, unix_now_ms()),
             MeshMsg::DlrRemove { key } => self.remove_dlr(key),
             MeshMsg::ReceiptLookup(receipt) => self.lookup_for(receipt),
             MeshMsg::ReceiptApply { part, receipt } => self.apply_for(part, receipt),
