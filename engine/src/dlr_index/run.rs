@@ -324,13 +324,10 @@ impl DiskRun {
         if file_bytes < RUN_HEADER_BYTES as u64 {
             return Err(RunError::Truncated { file_bytes });
         }
-        // SAFETY: run files are written once under a temp name, renamed into place and never
-        // modified again; they are only ever deleted, which keeps an existing mapping valid. A
-        // process truncating the file behind our back would fault on access — that is outside
-        // what the gateway's own data directory allows. Mapping instead of reading leaves the
-        // long tail in page cache the kernel can reclaim, not in memory the process owns.
-        let map = unsafe { Mmap::map(&file) }.map_err(io_error("mmap", path))?;
-        let header = RunHeader::decode(map.get(..RUN_HEADER_BYTES).unwrap_or_default())?;
+        let mut head = [0u8; RUN_HEADER_BYTES];
+        file.read_exact_at(&mut head, 0)
+            .map_err(io_error("read", path))?;
+        let header = RunHeader::decode(&head)?;
         let expected_bytes = header
             .entry_count
             .checked_mul(RUN_ENTRY_BYTES as u64)
@@ -342,11 +339,35 @@ impl DiskRun {
                 file_bytes,
             });
         }
-        let entries = map.get(RUN_HEADER_BYTES..).unwrap_or_default();
-        if crc32c::crc32c(entries) != header.entries_crc {
+        // Validated through reads, not through the mapping: pages a mapping touches count
+        // in the process's RSS until unmapped (160 MB for 10 M entries), pages read stay
+        // in the page cache only. Lookups then touch one page each.
+        let count = usize::try_from(header.entry_count).unwrap_or(usize::MAX);
+        let mut index = EntryIndex::new(count);
+        let mut crc = 0u32;
+        let mut chunk = vec![0u8; VALIDATE_CHUNK_BYTES];
+        let mut offset = RUN_HEADER_BYTES as u64;
+        while offset < file_bytes {
+            let len = usize::try_from(file_bytes - offset)
+                .unwrap_or(usize::MAX)
+                .min(VALIDATE_CHUNK_BYTES);
+            let bytes = chunk.get_mut(..len).unwrap_or_default();
+            file.read_exact_at(bytes, offset)
+                .map_err(io_error("read", path))?;
+            crc = crc32c::crc32c_append(crc, bytes);
+            index.push(bytes)?;
+            offset += len as u64;
+        }
+        if crc != header.entries_crc {
             return Err(RunError::EntriesCrc);
         }
-        let (fences, filter) = index_entries(entries)?;
+        let (fences, filter) = index.finish();
+        // SAFETY: run files are written once under a temp name, renamed into place and never
+        // modified again; they are only ever deleted, which keeps an existing mapping valid. A
+        // process truncating the file behind our back would fault on access — that is outside
+        // what the gateway's own data directory allows. Mapping instead of reading leaves the
+        // long tail in page cache the kernel can reclaim, not in memory the process owns.
+        let map = unsafe { Mmap::map(&file) }.map_err(io_error("mmap", path))?;
         // Lookups touch one page each at random; read-ahead would only evict useful pages.
         let _ = map.advise(Advice::Random);
         Ok(Self {
@@ -427,26 +448,47 @@ impl DiskRun {
     }
 }
 
-/// Checks order and builds the fences and the filter in one pass over the entries.
-fn index_entries(entries: &[u8]) -> Result<(Box<[u64]>, BlockFilter), RunError> {
-    let count = entries.len() / RUN_ENTRY_BYTES;
-    let mut fences = Vec::with_capacity(count.div_ceil(ENTRIES_PER_PAGE));
-    let mut filter = BlockFilter::with_entries(count);
-    let mut previous_fp = 0u64;
-    for (index, entry) in entries.chunks_exact(RUN_ENTRY_BYTES).enumerate() {
-        let fp = le_u64(entry, 0).unwrap_or_default();
-        if fp <= previous_fp {
-            return Err(RunError::Unsorted {
-                index: index as u64,
-            });
+/// Bytes of a run file read at a time while it is validated (a multiple of an entry).
+const VALIDATE_CHUNK_BYTES: usize = 1 << 20;
+
+/// Checks order and builds the fences and the filter in one pass over the entries, fed in
+/// chunks that hold whole entries.
+struct EntryIndex {
+    fences: Vec<u64>,
+    filter: BlockFilter,
+    previous_fp: u64,
+    index: u64,
+}
+
+impl EntryIndex {
+    fn new(count: usize) -> EntryIndex {
+        EntryIndex {
+            fences: Vec::with_capacity(count.div_ceil(ENTRIES_PER_PAGE)),
+            filter: BlockFilter::with_entries(count),
+            previous_fp: 0,
+            index: 0,
         }
-        if index % ENTRIES_PER_PAGE == 0 {
-            fences.push(fp);
-        }
-        filter.insert(fp);
-        previous_fp = fp;
     }
-    Ok((fences.into_boxed_slice(), filter))
+
+    fn push(&mut self, entries: &[u8]) -> Result<(), RunError> {
+        for entry in entries.chunks_exact(RUN_ENTRY_BYTES) {
+            let fp = le_u64(entry, 0).unwrap_or_default();
+            if fp <= self.previous_fp {
+                return Err(RunError::Unsorted { index: self.index });
+            }
+            if self.index % ENTRIES_PER_PAGE as u64 == 0 {
+                self.fences.push(fp);
+            }
+            self.filter.insert(fp);
+            self.previous_fp = fp;
+            self.index += 1;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> (Box<[u64]>, BlockFilter) {
+        (self.fences.into_boxed_slice(), self.filter)
+    }
 }
 
 /// Runs found in a directory at start.

@@ -96,9 +96,10 @@
 //!   `limits.dlr_generation_span_ms` under heavy traffic) are evicted from RAM and counted
 //!   in `tern_dlr_hot_entries_evicted_total`. At the defaults (7.5-minute generations) a
 //!   run is due every few minutes.
-//! - Restart memory: recovery folds every live message in full form before it parks
-//!   those awaiting a receipt, so a restart with millions of receipts outstanding peaks
-//!   well above the steady state (≈ 1.5 KiB per message while the fold runs).
+//! - Restart memory: recovery parks the messages awaiting a receipt without reading
+//!   their records into memory, but its fold still holds every live message's machine
+//!   while it runs (≈ 0.3 KiB each), so a restart with millions of receipts outstanding
+//!   peaks well above the steady state.
 //! - Only single-part messages are parked; a multipart message awaiting receipts stays
 //!   in full form (≈ 1.5 KiB plus its parts), under `limits.messages_held_max`.
 //!

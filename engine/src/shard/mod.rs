@@ -277,14 +277,18 @@ impl Core {
         recovery: &tern_wal::Recovery,
     ) -> Result<(), crate::lifecycle::RecoveryError> {
         let mut fold = crate::lifecycle::Recovery::new(self.shard);
-        let mut records = HashMap::new();
+        // HTTP messages need their record at once (the status book); the others only if
+        // they cannot be parked straight away.
+        let mut http_ids = HashSet::new();
         for r in recovery.records() {
             if !kind::is_message_kind(r.kind) {
                 continue;
             }
             fold.apply(r.lsn, r.kind, r.payload)?;
-            if let Ok(Record::Accepted(record)) = Record::decode(r.kind, r.payload) {
-                records.insert(record.id, record.into_owned());
+            if let Ok(Record::Accepted(record)) = Record::decode(r.kind, r.payload)
+                && record.session == SessionKind::Http
+            {
+                http_ids.insert(record.id);
             }
         }
         let now_ms = unix_now_ms();
@@ -302,7 +306,34 @@ impl Core {
                 let _ = wal.mark_done(*lsn);
             }
         }
+        // Messages awaiting their receipt since before the restart are parked at once,
+        // without their record (resuming them does nothing): a restart with millions
+        // outstanding never holds all their records in memory.
+        let park = self.snapshot.config.limits.messages_park_after_ms > 0;
+        let mut whole = Vec::new();
         for lifecycle in recovered.into_messages() {
+            let id = lifecycle.id();
+            let parked = park
+                && !http_ids.contains(&id)
+                && MessageSlot::park(&lifecycle)
+                    .is_some_and(|slot| self.slots.insert(id.sequence(), slot));
+            if !parked {
+                whole.push(lifecycle);
+            }
+        }
+        let wanted: HashSet<MessageId> = whole.iter().map(Lifecycle::id).collect();
+        let mut records = HashMap::with_capacity(wanted.len());
+        for r in recovery.records() {
+            if r.kind != kind::ACCEPTED {
+                continue;
+            }
+            if let Ok(Record::Accepted(record)) = Record::decode(r.kind, r.payload)
+                && wanted.contains(&record.id)
+            {
+                records.insert(record.id, record.into_owned());
+            }
+        }
+        for lifecycle in whole {
             let id = lifecycle.id();
             let Some(record) = records.remove(&id) else {
                 tracing::error!(?id, "recovered message without its Accepted record");
@@ -311,17 +342,15 @@ impl Core {
             if record.session == SessionKind::Http {
                 crate::http::recovered(&mut self.http, &record, lifecycle.part_count());
             }
-            self.messages.insert(id, Box::new(Entry { lifecycle, record }));
+            self.messages
+                .insert(id, Box::new(Entry { lifecycle, record }));
             let mut out = std::mem::take(&mut self.actions);
             out.clear();
             if let Some(entry) = self.messages.get_mut(&id) {
                 entry.lifecycle.resume(now_ms, &mut out);
             }
             self.run_actions(Some(id), out, now_ms, true);
-            // It has waited since before the restart: compact at once.
-            if self.snapshot.config.limits.messages_park_after_ms > 0 {
-                self.park(id);
-            }
+            self.queue_park(id, now_ms);
         }
         self.recover_mo(recovery);
         tracing::info!(
@@ -436,7 +465,8 @@ impl Core {
         if record.session == SessionKind::Http {
             self.http.book().accepted(&record, lifecycle.part_count());
         }
-        self.messages.insert(record.id, Box::new(Entry { lifecycle, record }));
+        self.messages
+            .insert(record.id, Box::new(Entry { lifecycle, record }));
         Ok(lsn)
     }
 

@@ -439,7 +439,8 @@ impl Core {
             Ok(record) => {
                 self.metrics.messages_unparked.inc();
                 let lifecycle = slot.unpark(id);
-                self.messages.insert(id, Box::new(Entry { lifecycle, record }));
+                self.messages
+                    .insert(id, Box::new(Entry { lifecycle, record }));
                 true
             }
             Err(error) => {
