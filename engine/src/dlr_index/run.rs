@@ -476,7 +476,7 @@ impl EntryIndex {
             if fp <= self.previous_fp {
                 return Err(RunError::Unsorted { index: self.index });
             }
-            if self.index % ENTRIES_PER_PAGE as u64 == 0 {
+            if self.index.is_multiple_of(ENTRIES_PER_PAGE as u64) {
                 self.fences.push(fp);
             }
             self.filter.insert(fp);
