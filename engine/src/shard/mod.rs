@@ -147,6 +147,8 @@ pub struct Core {
     /// until then. Pruned each housekeeping turn; bounded by what compaction copies in
     /// one group commit.
     fresh_copies: VecDeque<(Lsn, Lsn)>,
+    /// When the DLR runs' touched pages were last dropped from the resident set.
+    dlr_pages_released_at_ms: u64,
     read_buf: Vec<u8>,
     expired: Vec<u64>,
     next_full_sweep_ms: u64,
@@ -233,6 +235,7 @@ impl Core {
             park_queue: VecDeque::new(),
             reader: Some(reader),
             fresh_copies: VecDeque::new(),
+            dlr_pages_released_at_ms: 0,
             read_buf: Vec::new(),
             expired: Vec::new(),
             next_full_sweep_ms: 0,
