@@ -209,7 +209,9 @@ pub struct LimitsConfig {
     /// Messages queued for one connector on one shard before new ones are refused
     /// (`ESME_RMSGQFUL`, HTTP 503); a connector may set its own.
     pub queue_depth_max: u32,
-    /// Receipts waiting for one user's receiver bind or callback before the oldest expire.
+    /// Receipts queued for one user's receiver binds on one shard past which intermediate
+    /// notices are dropped; final receipts are always kept (each held message owes at
+    /// most one, so `messages_held_max` bounds them).
     pub receipts_pending_max: u32,
     /// Receipts parked per shard because they arrived before their submit_sm_resp.
     pub receipts_parked_max: u32,

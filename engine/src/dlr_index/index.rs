@@ -440,14 +440,6 @@ impl DlrIndex {
         }
     }
 
-    /// Drops from the process's resident set the run file pages lookups touched
-    /// ([`DiskRun::release_pages`]); the shard calls it now and then.
-    pub fn release_run_pages(&mut self) {
-        for run in &mut self.runs {
-            run.release_pages();
-        }
-    }
-
     /// Seals the active generation once its span is over and drops every generation and run
     /// whose TTL has passed. Call when [`DlrIndex::poll_timeout`] says.
     pub fn expire(&mut self, now_ms: u64) {

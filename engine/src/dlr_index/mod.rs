@@ -30,10 +30,13 @@
 //!   last insert is `hot_horizon_ms` old (earlier, counted, when half the hot budget is in
 //!   use). The caller writes it ([`FrozenRun::write_to`]: temp file, fdatasync, rename,
 //!   directory fsync), opens it ([`DiskRun::open`]: validates length, magic, version, both
-//!   CRC-32Cs and order) and installs it; lookups see the table until then. A run is
-//!   memory-mapped; in RAM it keeps a split-block Bloom filter (12 bits = 1.5 B per entry,
-//!   ≈ 0.5 % false positives, one cache line per probe) and one fence per 4 KiB page, so a
-//!   lookup touches at most one page per run whose filter lets it through. Runs are dropped
+//!   CRC-32Cs and order) and installs it; lookups see the table until then. In RAM a run
+//!   keeps a split-block Bloom filter (12 bits = 1.5 B per entry, ≈ 0.5 % false positives,
+//!   one cache line per probe) and one fence per 4 KiB page, so a lookup reads (`pread`)
+//!   at most one page per run whose filter lets it through. Runs are read, never mapped:
+//!   pages a mapping touches count in the process's RSS, and at carrier receipt rates
+//!   lookups touch every page of every run within seconds (160 MB for 10 M entries,
+//!   measured in `perf/run receipts-10m`); pages read stay in the kernel's page cache. Runs are dropped
 //!   whole when their TTL passes, and the oldest goes early (counted) past `disk_bytes_max`;
 //!   the caller deletes the files that [`DlrIndex::poll_obsolete_file`] names.
 //! - **Lookups** go hot tables newest first, then runs newest first (merged by run id when
@@ -67,15 +70,14 @@
 //! This is on every submit and every receipt. A `HashMap<String, u64>` costs ≈ 78 B per
 //! entry and cannot be frozen into a sorted run without a copy and a sort; Redis-style
 //! mappings cost 341–474 B. No crate offers a table that is its own sorted run. The code is
-//! safe Rust except one `unsafe` (mapping run files), argued where it stands.
+//! safe Rust.
 //!
 //! # Figures
 //! Memory (asserted by `engine/tests/dlr_index_memory.rs`, 64 MiB hot budget in 16 tables,
 //! 1M entries): hot tier 20.97 B/entry (5 tables, the newest partly filled; full tables
 //! 18.3 B); disk tier 1.53 B/entry of RAM and 16.0 B/entry on disk. 10M receipts outstanding
 //! at default settings therefore need the 128 MiB hot budget plus ≈ 15 MiB of filters and
-//! 4 MiB of park; run pages that lookups touch also count in RSS (as reclaimable file pages,
-//! at most 16 B/entry = 160 MB): ≈ 310 MiB in the worst case, under the 512 MiB target.
+//! 4 MiB of park; run pages live in the page cache, not in the process.
 //!
 //! Speed, `cargo bench -p tern-engine --bench dlr_index -- --warm-up-time 1
 //! --measurement-time 3`, 2-vCPU VM with a load average of ~11 from parallel compiles (so

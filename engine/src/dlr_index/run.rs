@@ -25,7 +25,6 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use memmap2::{Advice, Mmap, UncheckedAdvice};
 use thiserror::Error;
 
 use super::filter::BlockFilter;
@@ -303,13 +302,13 @@ fn write_entries(
     Ok((count, crc))
 }
 
-/// An opened, validated run: memory-mapped entries plus, in RAM, a filter (1.5 B/entry) and
-/// one fence per 4 KiB page (0.03 B/entry).
+/// An opened, validated run: its entries on disk, read a page per lookup, plus, in RAM, a
+/// filter (1.5 B/entry) and one fence per 4 KiB page (0.03 B/entry).
 #[derive(Debug)]
 pub struct DiskRun {
     path: PathBuf,
     header: RunHeader,
-    map: Mmap,
+    file: File,
     fences: Box<[u64]>,
     filter: BlockFilter,
     file_bytes: u64,
@@ -339,9 +338,10 @@ impl DiskRun {
                 file_bytes,
             });
         }
-        // Validated through reads, not through the mapping: pages a mapping touches count
-        // in the process's RSS until unmapped (160 MB for 10 M entries), pages read stay
-        // in the page cache only. Lookups then touch one page each.
+        // Read, never mapped: pages a mapping touches count in the process's RSS (up to
+        // 160 MB for 10 M entries, touched within seconds by receipts at carrier rates);
+        // pages read stay in the page cache, which the kernel reclaims. A lookup reads
+        // the one page that can hold its key.
         let count = usize::try_from(header.entry_count).unwrap_or(usize::MAX);
         let mut index = EntryIndex::new(count);
         let mut crc = 0u32;
@@ -362,18 +362,10 @@ impl DiskRun {
             return Err(RunError::EntriesCrc);
         }
         let (fences, filter) = index.finish();
-        // SAFETY: run files are written once under a temp name, renamed into place and never
-        // modified again; they are only ever deleted, which keeps an existing mapping valid. A
-        // process truncating the file behind our back would fault on access — that is outside
-        // what the gateway's own data directory allows. Mapping instead of reading leaves the
-        // long tail in page cache the kernel can reclaim, not in memory the process owns.
-        let map = unsafe { Mmap::map(&file) }.map_err(io_error("mmap", path))?;
-        // Lookups touch one page each at random; read-ahead would only evict useful pages.
-        let _ = map.advise(Advice::Random);
         Ok(Self {
             path: path.to_path_buf(),
             header,
-            map,
+            file,
             fences,
             filter,
             file_bytes,
@@ -410,24 +402,9 @@ impl DiskRun {
         self.file_bytes
     }
 
-    /// Drops the pages lookups touched from the process's resident set. They stay in the
-    /// page cache, and the next lookup maps its page again from there: a run's file pages
-    /// would otherwise count in the RSS up to the file's size (160 MB for 10 M entries).
-    pub fn release_pages(&mut self) {
-        // SAFETY: the mapping is shared, read-only and of a file never modified (see
-        // `open`): after MADV_DONTNEED a read faults the same bytes back in from the
-        // file. `&mut self` guarantees no slice of the map is borrowed meanwhile.
-        let _ = unsafe { self.map.unchecked_advise(UncheckedAdvice::DontNeed) };
-    }
-
     /// Bytes of RAM the run holds outside the page cache (filter and fences).
     pub fn ram_bytes(&self) -> usize {
         self.filter.bytes() + self.fences.len() * 8
-    }
-
-    fn entry(&self, index: usize) -> Option<(u64, u64)> {
-        let at = RUN_HEADER_BYTES.checked_add(index.checked_mul(RUN_ENTRY_BYTES)?)?;
-        Some((le_u64(&self.map, at)?, le_u64(&self.map, at + 8)?))
     }
 
     /// False when the run certainly does not hold `fp` (answered from RAM).
@@ -435,21 +412,32 @@ impl DiskRun {
         self.filter.may_contain(fp)
     }
 
-    /// Looks `fp` up in the entries: the fences pick the one page that can hold it, then a
-    /// binary search inside that page.
+    /// Looks `fp` up in the entries: the fences pick the one page that can hold it, which is
+    /// read (one `pread` of at most 4 KiB, usually from the page cache), then a binary
+    /// search inside that page. A read error is a miss (logged): the receipt is then held
+    /// as for an unknown id, never applied to a wrong message.
     pub(crate) fn get(&self, fp: u64) -> Option<u64> {
         let page = self
             .fences
             .partition_point(|&fence| fence <= fp)
             .checked_sub(1)?;
         let count = usize::try_from(self.header.entry_count).unwrap_or(usize::MAX);
-        let mut low = page * ENTRIES_PER_PAGE;
-        let mut high = count.min(low + ENTRIES_PER_PAGE);
+        let first = page.checked_mul(ENTRIES_PER_PAGE)?;
+        let entries = count.checked_sub(first)?.min(ENTRIES_PER_PAGE);
+        let mut buf = [0u8; ENTRIES_PER_PAGE * RUN_ENTRY_BYTES];
+        let bytes = buf.get_mut(..entries * RUN_ENTRY_BYTES)?;
+        let offset = (RUN_HEADER_BYTES + first * RUN_ENTRY_BYTES) as u64;
+        if let Err(error) = self.file.read_exact_at(bytes, offset) {
+            tracing::warn!(path = %self.path.display(), offset, %error, "DLR run read failed");
+            return None;
+        }
+        let (mut low, mut high) = (0, entries);
         while low < high {
             let mid = low + (high - low) / 2;
-            let (mid_fp, value) = self.entry(mid)?;
+            let at = mid * RUN_ENTRY_BYTES;
+            let mid_fp = le_u64(bytes, at)?;
             match mid_fp.cmp(&fp) {
-                std::cmp::Ordering::Equal => return Some(value),
+                std::cmp::Ordering::Equal => return le_u64(bytes, at + 8),
                 std::cmp::Ordering::Less => low = mid + 1,
                 std::cmp::Ordering::Greater => high = mid,
             }

@@ -60,8 +60,6 @@ pub const FLUSH_POLL_INTERVAL_MS: u64 = 50;
 pub const FLUSH_RETRY_MS: u64 = 1_000;
 /// Most obsolete run files deleted in one blocking job.
 pub const DELETE_BATCH_MAX: usize = 64;
-/// How often the run file pages lookups touched are dropped from the resident set.
-pub const RELEASE_PAGES_INTERVAL_MS: u64 = 2_000;
 /// Suffix given to a run file that failed validation at start.
 pub const BAD_RUN_SUFFIX: &str = ".bad";
 
@@ -198,14 +196,6 @@ impl Core {
         files_max: usize,
     ) -> Option<FrozenRun> {
         self.dlr.expire(now_ms);
-        if now_ms
-            >= self
-                .dlr_pages_released_at_ms
-                .saturating_add(RELEASE_PAGES_INTERVAL_MS)
-        {
-            self.dlr_pages_released_at_ms = now_ms;
-            self.dlr.release_run_pages();
-        }
         let frozen = if flush {
             self.dlr.poll_flush(now_ms)
         } else {

@@ -49,7 +49,7 @@ use crate::config::Snapshot;
 use crate::connector::TokenBucket;
 use crate::dlr_index::{DlrIndex, Key, LookupOrPark};
 use crate::lifecycle::{
-    Action, ClientReceipt, DlrKey, Event, Lifecycle, LifecycleConfig, MessageSlot,
+    Action, ClientReceipt, DlrKey, Event, Lifecycle, LifecycleConfig, MessageSlot, ReceiptState,
 };
 use crate::mesh::{NodeView, Ticket, UpstreamReceipt};
 use crate::message::{ConnectorId, MessageId, MessageRecord, PartRef, Record, SessionKind, kind};
@@ -147,8 +147,6 @@ pub struct Core {
     /// until then. Pruned each housekeeping turn; bounded by what compaction copies in
     /// one group commit.
     fresh_copies: VecDeque<(Lsn, Lsn)>,
-    /// When the DLR runs' touched pages were last dropped from the resident set.
-    dlr_pages_released_at_ms: u64,
     read_buf: Vec<u8>,
     expired: Vec<u64>,
     next_full_sweep_ms: u64,
@@ -235,7 +233,6 @@ impl Core {
             park_queue: VecDeque::new(),
             reader: Some(reader),
             fresh_copies: VecDeque::new(),
-            dlr_pages_released_at_ms: 0,
             read_buf: Vec::new(),
             expired: Vec::new(),
             next_full_sweep_ms: 0,
@@ -790,9 +787,12 @@ impl Core {
         let user = receipt.user.0 as usize;
         let max = self.receipts_pending_max.get(user).copied().unwrap_or(0);
         if let Some(queue) = self.outbox.get_mut(user) {
-            if queue.len() >= max {
-                // The oldest receipt stays owed in the WAL and comes back at restart.
-                tracing::warn!(user, "receipt outbox full");
+            // A final receipt is always queued: each held message owes at most one, so
+            // `messages_held_max` bounds them (and refuses new messages at the door when
+            // the client falls behind). Dropping one would hold its message until a
+            // restart. Intermediate notices past the bound are best effort.
+            if queue.len() >= max && matches!(receipt.state, ReceiptState::Intermediate(_)) {
+                tracing::debug!(user, "receipt outbox full: intermediate notice dropped");
                 return;
             }
             queue.push_back(receipt);
