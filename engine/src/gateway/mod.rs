@@ -123,8 +123,14 @@
 //! ESME_RMSGQFUL on the saturated 2 vCPUs (simulator, load generator and gateway at 35
 //! µs/msg); submit→resp p50 0.7 ms, p99 124 ms.
 //!
-//! `perf/run smpp-e2e` (release, fsync on, load generator + simulator + gateway on the
-//! same 2 vCPUs, load average ≈ 2; perf/results/smpp-e2e/latest): one shard, closed loop
+//! `perf/run smpp-e2e` with nothing else running (load average 1.5 at the start, from the
+//! CI run before it; commit 219c506;
+//! perf/results/smpp-e2e/latest): one shard, closed loop with receipts 94,225 msg/s
+//! (0.10× the direct path's 932k), submit→resp p50 1.1 ms / p99 11.6 ms, 10.7 µs CPU per
+//! message; 20k/s open loop carried, p50 0.7 ms / p99 87 ms; two shards 42,042 msg/s.
+//!
+//! Earlier, `perf/run smpp-e2e` (release, fsync on, load generator + simulator + gateway on the
+//! same 2 vCPUs, load average ≈ 2): one shard, closed loop
 //! with receipts 65,140–67,778 msg/s (0.12× the direct path), submit→resp p50 2.3 ms /
 //! p99 12–14 ms, 15–16 µs CPU per message; 20k/s open loop carried with p50 0.7–0.8 ms
 //! and p99 157–214 ms (the box near CPU saturation: gateway 65–75% of a core, the open-

@@ -1,5 +1,5 @@
 //! The engine's side of the HTTP API: each shard implements [`tern_http::Backend`] over
-//! its [`Core`], and sends HTTP clients their receipts as callbacks.
+//! its [`crate::shard::Core`], and sends HTTP clients their receipts as callbacks.
 //!
 //! # Design
 //! - An HTTP send becomes the same Accepted record as an SMPP submit (session `Http`,

@@ -480,7 +480,7 @@ impl Core {
     }
 
     /// Expires the messages whose validity deadline passed: parked ones a bounded sweep
-    /// at a time, those in full form every [`FULL_SWEEP_INTERVAL_MS`].
+    /// at a time, those in full form every `FULL_SWEEP_INTERVAL_MS`.
     pub fn expire_due(&mut self, now_ms: u64) {
         let mut expired = std::mem::take(&mut self.expired);
         expired.clear();
