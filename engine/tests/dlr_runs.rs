@@ -5,14 +5,14 @@
 
 mod e2e_support;
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use e2e_support::{Plan, run_esme};
+use e2e_support::{Plan, one_connector_config, run_esme};
 use tern_bench::load::{LoadConfig, LoadReport};
 use tern_bench::sim::{DelayRange, SimConfig, SimHandle};
-use tern_engine::config::{Config, ConfigError, ConnectorConfig, MtRouteConfig, Secret};
+use tern_engine::config::{Config, ConfigError};
 use tern_engine::gateway::{Gateway, GatewayHandle, StartOptions};
 use tern_engine::metrics::DlrMetrics;
 use tern_engine::shard::dlr_runs::runs_dir;
@@ -23,32 +23,12 @@ const GENERATIONS: u32 = 4;
 /// `shards` shards, tiny generations (so a generation is sealed every few ms of traffic and due
 /// on disk at once), a connector to `upstream`.
 fn config(data_dir: &Path, upstream: SocketAddr, message_ttl_s: u32, shards: u32) -> Config {
-    let mut config = Config::demo();
-    config.node.data_dir = data_dir.to_path_buf();
+    let mut config = one_connector_config(data_dir, upstream);
     config.node.shards = Some(shards);
-    config.smpp.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    config.http.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     config.limits.dlr_hot_generations_max = GENERATIONS;
     config.limits.dlr_generation_span_ms = 100;
     config.limits.dlr_hot_horizon_ms = 200;
     config.limits.message_ttl_s = message_ttl_s;
-    config.connectors = vec![ConnectorConfig {
-        name: "smsc".into(),
-        host: upstream.ip().to_string(),
-        port: upstream.port(),
-        system_id: "tern".into(),
-        password: Secret::new("tern"),
-        tps_max: 100_000,
-        window_size: 64,
-        reconnect_backoff_min_ms: 20,
-        reconnect_backoff_max_ms: 100,
-        ..ConnectorConfig::default()
-    }];
-    config.routes.mt = vec![MtRouteConfig {
-        destination_prefixes: vec![String::new()],
-        connectors: vec!["smsc".into()],
-        ..MtRouteConfig::default()
-    }];
     config
 }
 
