@@ -128,6 +128,8 @@ pub struct UpstreamConn {
     bound: bool,
     scratch: Vec<u8>,
     pending: VecDeque<PendingResp>,
+    /// Entries of `pending` still waiting on a parked receipt (`Wait::Park`).
+    parks_waiting: usize,
     watch: Rc<RefCell<Watch>>,
 }
 
@@ -152,6 +154,7 @@ impl UpstreamConn {
             bound: false,
             scratch: Vec::new(),
             pending: VecDeque::new(),
+            parks_waiting: 0,
             watch: Rc::default(),
         }
     }
@@ -177,8 +180,14 @@ impl UpstreamConn {
 
     /// Sends the receipt answers whose wait is over; the others keep waiting (SMPP lets
     /// responses go out of order, so one parked receipt does not hold up the rest).
+    ///
+    /// Called on every deferred answer, so it must not scan the whole list each time: the
+    /// LSN waits were appended in LSN order, so once one is not durable the rest are not
+    /// either and the scan stops there, unless a parked receipt further on may have been
+    /// resolved. (A park resolved earlier waits on the LSN of its resolution, which can be
+    /// later than those behind it; those then wait with it, at most one sync longer.)
     fn answer_receipts(&mut self, link: &mut Link<'_>, now: Instant) {
-        let mut oldest_unsynced: Option<Lsn> = None;
+        let mut unsynced: Option<Lsn> = None;
         let mut i = 0;
         while let Some(pending) = self.pending.get(i).copied() {
             let lsn = match pending.wait {
@@ -193,12 +202,16 @@ impl UpstreamConn {
                             // The index shard's park was full: the SMSC sends it again.
                             drop(core);
                             self.pending.remove(i);
+                            self.parks_waiting = self.parks_waiting.saturating_sub(1);
                             let status = CommandStatus::ESME_RX_T_APPN;
                             let body = sm_resp(pending.command);
                             let _ = link.respond(pending.sequence_number, status, body, now);
                             continue;
                         }
-                        Some(ParkOutcome::Resolved) => core.last_lsn(),
+                        Some(ParkOutcome::Resolved) => {
+                            self.parks_waiting = self.parks_waiting.saturating_sub(1);
+                            core.last_lsn()
+                        }
                     }
                 }
                 Wait::Lsn(lsn) => Some(lsn),
@@ -212,12 +225,21 @@ impl UpstreamConn {
             }
             if let (Some(lsn), Some(p)) = (lsn, self.pending.get_mut(i)) {
                 p.wait = Wait::Lsn(lsn);
-                oldest_unsynced = Some(oldest_unsynced.map_or(lsn, |o: Lsn| o.max(lsn)));
+                unsynced = Some(unsynced.map_or(lsn, |o: Lsn| o.max(lsn)));
+            }
+            if self.parks_waiting == 0 {
+                break;
             }
             i += 1;
         }
-        if let Some(lsn) = oldest_unsynced {
-            self.watch_durable(lsn);
+        if let Some(lsn) = unsynced {
+            // Wake once everything waiting now is durable (the last LSN wait is the
+            // latest but for a resolved park's, which `unsynced` has seen).
+            let last = self.pending.back().and_then(|p| match p.wait {
+                Wait::Lsn(lsn) => Some(lsn),
+                Wait::Park(_) => None,
+            });
+            self.watch_durable(last.map_or(lsn, |last| last.max(lsn)));
         }
     }
 
@@ -386,6 +408,9 @@ impl UpstreamConn {
         link: &mut Link<'_>,
         now: Instant,
     ) {
+        if matches!(wait, Wait::Park(_)) {
+            self.parks_waiting += 1;
+        }
         self.pending.push_back(PendingResp {
             sequence_number: seq,
             wait,
@@ -522,6 +547,7 @@ impl Handler for UpstreamConn {
                 .unregister_connector_waker(self.index, &waker);
         }
         // Unanswered receipts come again from the SMSC on the next bind.
+        self.parks_waiting = 0;
         for pending in self.pending.drain(..) {
             if let Wait::Park(token) = pending.wait {
                 self.core.borrow_mut().abandon_park(token);

@@ -2,13 +2,13 @@
 //! and timelines, kept while the shard holds the message and for a bounded number of
 //! finished ones after (oldest forgotten first).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use tern_http::{MessageStatus, PartStatus, StatusState};
 use tern_smpp::{CommandStatus, MessageState};
 
 use crate::lifecycle::State;
-use crate::message::{FinalState, MessageId, MessageRecord};
+use crate::message::{FinalState, IdMap, MessageId, MessageRecord};
 
 /// Most timeline entries per message (a message passes through at most ~6 states; retries
 /// and failovers add Queued/Sent pairs, which past this bound replace the last entry).
@@ -28,7 +28,7 @@ struct Entry {
 
 /// The status book of one shard.
 pub struct StatusBook {
-    entries: HashMap<MessageId, Entry>,
+    entries: IdMap<Entry>,
     /// Finished messages, oldest first: evicted past `finished_max`.
     finished: VecDeque<MessageId>,
     finished_max: usize,
@@ -38,7 +38,7 @@ impl StatusBook {
     /// A book that remembers at most `finished_max` finished messages.
     pub fn new(finished_max: usize) -> StatusBook {
         StatusBook {
-            entries: HashMap::new(),
+            entries: IdMap::default(),
             finished: VecDeque::new(),
             finished_max,
         }

@@ -79,7 +79,7 @@ pub use accepted::{
     PASSTHROUGH_TLVS_MAX_LEN, PartPayload, ROUTE_CONNECTORS_MAX, Route, SHORT_MESSAGE_MAX_LEN,
     SessionKind, SplitParts,
 };
-pub use id::{ConnectorId, IdError, MessageId, PartRef, UserId};
+pub use id::{ConnectorId, IdError, IdHasher, IdMap, MessageId, PartRef, UserId};
 pub use mo::{MO_FORMAT_VERSION, MO_SEQUENCE_BIT, MO_TLVS_MAX_LEN, MoRecord};
 pub use progress::{
     Final, FinalScope, FinalState, ID2_LEN_MAX, Id2, Id2Error, Progress, ReceiptPending, Submitted,
