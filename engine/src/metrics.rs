@@ -183,6 +183,8 @@ pub struct ShardMetrics {
     pub messages_unparked: Counter,
     /// Parked messages whose record could not be read back (a damaged WAL): given up.
     pub parked_read_failures: Counter,
+    /// Times an SMPP session stopped reading after refusing a request for overload.
+    pub overload_pauses: Counter,
     /// WAL segments in use, the active one included (set by the shard).
     pub wal_segments_in_use: Gauge,
     /// Live records in the WAL (set by the shard).
@@ -212,6 +214,7 @@ impl ShardMetrics {
             messages_parked: Gauge::default(),
             parked_bytes: Gauge::default(),
             messages_unparked: Counter::default(),
+            overload_pauses: Counter::default(),
             parked_read_failures: Counter::default(),
             wal_segments_in_use: Gauge::default(),
             wal_live_records: Gauge::default(),
@@ -466,7 +469,7 @@ const CONNECTOR_VALUES: [(&str, &str, &str, ConnectorValue); 6] = [
 type NodeValue = fn(&ShardMetrics) -> u64;
 
 /// The node-wide values: name, help, type, accessor.
-const NODE_VALUES: [(&str, &str, &str, NodeValue); 21] = [
+const NODE_VALUES: [(&str, &str, &str, NodeValue); 22] = [
     (
         "tern_callbacks_queued",
         "Callbacks waiting to be sent",
@@ -514,6 +517,12 @@ const NODE_VALUES: [(&str, &str, &str, NodeValue); 21] = [
         "Parked messages whose record could not be read back",
         "counter",
         |s| s.parked_read_failures.get(),
+    ),
+    (
+        "tern_smpp_overload_pauses_total",
+        "Times an SMPP session stopped reading after refusing a request for overload",
+        "counter",
+        |s| s.overload_pauses.get(),
     ),
     (
         "tern_wal_segments_in_use",

@@ -130,6 +130,20 @@ fn out_of_bounds_window_names_its_line() {
 }
 
 #[test]
+fn overlong_overload_pause_names_its_line() {
+    let text = BASE.replace(
+        "window_size = 32",
+        "window_size = 32\noverload_pause_ms = 5000",
+    );
+    let message = error_text(&text);
+    assert_line(&message, 7);
+    assert!(
+        message.contains("smpp.overload_pause_ms: 5000 is out of range 0..=1000"),
+        "{message}"
+    );
+}
+
+#[test]
 fn wal_segment_size_out_of_bounds_or_unaligned_names_the_field() {
     let small = BASE.replace(
         "data_dir = \"/var/lib/tern\"",

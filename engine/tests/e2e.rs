@@ -319,3 +319,90 @@ fn a_burst_of_binds_that_miss_the_login_cache_all_bind_and_submit() {
     assert_all_acked_with_receipts(&report, 320);
     gateway.stop();
 }
+
+/// The status of each of `count` submit_sm written in one go right after a bind, in
+/// sequence order, on a gateway whose user may submit 2 messages a second.
+fn statuses_of_a_burst(overload_pause_ms: u32, count: u32) -> Vec<tern_smpp::CommandStatus> {
+    use std::io::{Read, Write};
+    use tern_smpp::{Bind, Body, CommandStatus, Pdu, SubmitSm};
+
+    let upstream = sim(SimConfig::default());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = config_with(dir.path(), vec![connector_to("sim", upstream.addr)]);
+    for user in &mut config.users {
+        user.tps_max = 2;
+    }
+    config.smpp.overload_pause_ms = overload_pause_ms;
+    let gateway = start(config);
+    let mut stream = std::net::TcpStream::connect(gateway.smpp_addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let read_pdu = |stream: &mut std::net::TcpStream| {
+        let mut len = [0u8; 4];
+        stream.read_exact(&mut len).expect("length");
+        let mut frame = len.to_vec();
+        frame.resize(u32::from_be_bytes(len) as usize, 0);
+        stream.read_exact(&mut frame[4..]).expect("frame");
+        frame
+    };
+    let mut out = Vec::new();
+    let bind = Bind {
+        system_id: b"demo".as_slice().into(),
+        password: b"demo".as_slice().into(),
+        interface_version: 0x34,
+        ..Bind::default()
+    };
+    Pdu::new(1, Body::BindTransmitter(bind))
+        .encode(&mut out)
+        .expect("encode");
+    stream.write_all(&out).expect("bind");
+    let frame = read_pdu(&mut stream);
+    let resp = Pdu::decode(&frame).expect("bind resp");
+    assert_eq!(resp.command_status, CommandStatus::ESME_ROK, "bound");
+    out.clear();
+    for seq in 2..2 + count {
+        let submit = SubmitSm {
+            source_addr: b"Tern".as_slice().into(),
+            destination_addr: b"447700900123".as_slice().into(),
+            short_message: b"burst".as_slice().into(),
+            ..SubmitSm::default()
+        };
+        Pdu::new(seq, Body::SubmitSm(submit))
+            .encode(&mut out)
+            .expect("encode");
+    }
+    stream.write_all(&out).expect("burst");
+    let mut statuses = vec![None; count as usize];
+    for _ in 0..count {
+        let frame = read_pdu(&mut stream);
+        let resp = Pdu::decode(&frame).expect("submit resp");
+        let slot = statuses
+            .get_mut((resp.sequence_number - 2) as usize)
+            .expect("a sequence we sent");
+        *slot = Some(resp.command_status);
+    }
+    gateway.stop();
+    statuses.into_iter().map(|s| s.expect("answered")).collect()
+}
+
+#[test]
+fn a_session_stops_reading_after_an_overload_refusal() {
+    use tern_smpp::CommandStatus as S;
+    // Two tokens: the first two are accepted and the third throttled. With a pause of a
+    // second the fourth is read only after it, when the bucket has refilled; without a
+    // pause it is read at once and throttled too.
+    assert_eq!(
+        statuses_of_a_burst(1_000, 4),
+        [S::ESME_ROK, S::ESME_ROK, S::ESME_RTHROTTLED, S::ESME_ROK]
+    );
+    assert_eq!(
+        statuses_of_a_burst(0, 4),
+        [
+            S::ESME_ROK,
+            S::ESME_ROK,
+            S::ESME_RTHROTTLED,
+            S::ESME_RTHROTTLED
+        ]
+    );
+}

@@ -295,6 +295,15 @@ pub trait Handler {
     fn on_lost(&mut self, token: u64, lost: Lost, now: Instant);
     /// Queue new requests (within the window) and say when to be called again.
     fn produce(&mut self, link: &mut Link<'_>, now: Instant) -> Produce;
+    /// Until when to leave the peer's requests unread, if at all. A handler that refused
+    /// a request for overload (a full queue, a throttle) answers a later instant, and the
+    /// pump stops reading, frames already buffered included, and wakes at that instant:
+    /// TCP then pushes back on the peer instead of the handler refusing every request
+    /// behind the first. By default reading never pauses.
+    fn read_paused_until(&mut self, now: Instant) -> Option<Instant> {
+        let _ = now;
+        None
+    }
     /// Remember `waker` so other tasks can wake this connection (new work, stop).
     fn register_waker(&mut self, waker: &Waker);
     /// The connection is finished.
@@ -342,6 +351,7 @@ async fn run_inner<H: Handler>(
         smsc_system_id: String::new(),
         timer: None,
         handler_deadline: None,
+        read_resume: None,
         closed: None,
         unbinding: false,
         pending_bind: None,
@@ -374,6 +384,8 @@ struct Pump {
     smsc_system_id: String,
     timer: Option<Timer>,
     handler_deadline: Option<Instant>,
+    /// When reading resumes, while the handler pauses it ([`Handler::read_paused_until`]).
+    read_resume: Option<Instant>,
     closed: Option<CloseReason>,
     unbinding: bool,
     eof: bool,
@@ -442,10 +454,14 @@ impl Pump {
         handler: &mut H,
     ) -> Poll<Result<CloseReason, ConnError>> {
         handler.register_waker(cx.waker());
-        let next = match (self.session.poll_timeout(), self.handler_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let next = [
+            self.session.poll_timeout(),
+            self.handler_deadline,
+            self.read_resume,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         if let Some(at) = next {
             let wait = at.saturating_duration_since(Instant::now());
             let timer = self.timer.get_or_insert_with(|| Timer::new(wait));
@@ -537,7 +553,7 @@ impl Pump {
         handler: &mut H,
         now: Instant,
     ) -> Result<bool, ConnError> {
-        if self.eof || !self.session.wants_read() {
+        if self.eof || !self.session.wants_read() || self.read_paused(handler, now) {
             return Ok(false);
         }
         if self.rstart < self.rend {
@@ -573,6 +589,12 @@ impl Pump {
         }
     }
 
+    /// Whether the handler pauses reading now; remembers when it resumes.
+    fn read_paused<H: Handler>(&mut self, handler: &mut H, now: Instant) -> bool {
+        self.read_resume = handler.read_paused_until(now).filter(|&until| until > now);
+        self.read_resume.is_some()
+    }
+
     /// Moves a partial PDU to the front when the free tail could not hold a whole one.
     fn compact(&mut self) {
         if self.rstart == self.rend {
@@ -590,7 +612,8 @@ impl Pump {
         handler: &mut H,
         now: Instant,
     ) -> Result<(), ConnError> {
-        while self.closed.is_none() && self.session.wants_read() {
+        while self.closed.is_none() && self.session.wants_read() && !self.read_paused(handler, now)
+        {
             let buf = self.rbuf.get(self.rstart..self.rend).unwrap_or_default();
             let len = match self.framer.frame(buf) {
                 Ok(Some(len)) => len,

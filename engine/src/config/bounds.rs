@@ -26,6 +26,9 @@ pub const RECONNECT_BACKOFF_MS_MAX: u32 = 3_600_000;
 pub const PDU_BYTES_MIN: u32 = 512;
 /// Largest accepted PDU bound, in bytes: message_payload is at most 64 KiB.
 pub const PDU_BYTES_MAX: u32 = 1 << 20;
+/// Longest pause of a session's reading after an overload refusal, in milliseconds
+/// (longer would risk the client's own enquire_link timeouts).
+pub const OVERLOAD_PAUSE_MS_MAX: u32 = 1_000;
 /// Deepest queue of one connector partition, in messages.
 pub const QUEUE_DEPTH_MAX: u32 = 10_000_000;
 /// Most receipts waiting for one user's receiver bind or callback.

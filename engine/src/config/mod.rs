@@ -132,6 +132,9 @@ pub struct SmppConfig {
     pub response_timeout_ms: u32,
     /// Largest PDU accepted from a client, in bytes; a larger one closes the session.
     pub pdu_bytes_max: u32,
+    /// Milliseconds a session leaves its client's requests unread after refusing one with
+    /// ESME_RMSGQFUL or ESME_RTHROTTLED (0: never pause, refuse each one as it comes).
+    pub overload_pause_ms: u32,
 }
 
 impl Default for SmppConfig {
@@ -143,6 +146,7 @@ impl Default for SmppConfig {
             inactivity_timeout_s: 300,
             response_timeout_ms: 10_000,
             pdu_bytes_max: 65_536,
+            overload_pause_ms: 10,
         }
     }
 }

@@ -163,6 +163,7 @@ fn smpp_fields(a: &SmppConfig, b: &SmppConfig, out: &mut Vec<String>) {
             inactivity_timeout_s,
             response_timeout_ms,
             pdu_bytes_max,
+            overload_pause_ms,
         ]
     );
     section_fallback("smpp", a, b, before, out);

@@ -150,6 +150,8 @@ fn check_node(findings: &mut Findings, config: &Config, root: &FieldPath) {
     findings.range(timeout, s.response_timeout_ms, min, max);
     let pdu = smpp.key("pdu_bytes_max");
     findings.range(pdu, s.pdu_bytes_max, PDU_BYTES_MIN, PDU_BYTES_MAX);
+    let pause = smpp.key("overload_pause_ms");
+    findings.range(pause, s.overload_pause_ms, 0, OVERLOAD_PAUSE_MS_MAX);
     if config.http.listen == s.listen && s.listen.port() != 0 {
         findings.errors.push(Issue {
             path: root.key("http").key("listen"),
