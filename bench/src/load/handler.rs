@@ -48,6 +48,8 @@ pub struct LoadConn {
     counter: u64,
     rng: Rng,
     bound: bool,
+    /// Set at the first bind, when the schedule starts.
+    bound_once: bool,
     /// Set once the run is over for this connection (it unbound on purpose).
     pub finished: bool,
     source: Vec<u8>,
@@ -81,6 +83,7 @@ impl LoadConn {
             counter: (index as u64) << 40,
             rng: Rng::new(seed),
             bound: false,
+            bound_once: false,
             finished: false,
             source: Vec::new(),
             destination: Vec::new(),
@@ -272,7 +275,18 @@ impl Handler for LoadConn {
         CommandStatus::ESME_RINVCMDID
     }
 
-    fn on_bound(&mut self, _kind: BindKind, _now: Instant) {
+    fn on_bound(&mut self, _kind: BindKind, now: Instant) {
+        if !self.bound_once {
+            // The open-loop schedule (and the duration) starts at the first bind, not at
+            // the run's start: the bind's own time (a password hash on a gateway whose
+            // login cache is cold, 100-200 ms) is not the target's latency for the
+            // messages that would have been due meanwhile. After a reconnect the
+            // schedule runs on, so messages due while it was down count as late.
+            self.bound_once = true;
+            let shift = now.saturating_duration_since(self.next_intended);
+            self.next_intended += shift;
+            self.send_until = self.send_until.map(|until| until + shift);
+        }
         self.bound = true;
     }
 
