@@ -251,25 +251,16 @@ pub fn receipts_from_jasmin_level(level: u8) -> ReceiptRequest {
 
 /// Renders a receipt as `spec` wants it, or `None` when the client did not ask for it.
 pub fn render_receipt(spec: &CallbackSpec, notice: &ReceiptNotice) -> Option<CallbackRequest> {
+    if !wants_receipt(spec, notice.state) {
+        return None;
+    }
     match spec.style {
-        CallbackStyle::Kannel { mask } => {
-            if mask & kannel_dlr_type(notice.state) == 0 {
-                return None;
-            }
+        CallbackStyle::Kannel { .. } => {
             let url = substitute_kannel(&spec.url, &KannelValues::receipt(notice));
             Some(bare(spec.method, url, Acknowledgement::Status2xx))
         }
-        CallbackStyle::Jasmin { level } => {
-            let smsc_level = notice.state == ReceiptState::SmscAccepted
-                || notice.state == ReceiptState::SubmitFailed;
-            let wanted = if smsc_level {
-                level & 1 != 0
-            } else {
-                level & 2 != 0
-            };
-            if !wanted {
-                return None;
-            }
+        CallbackStyle::Jasmin { .. } => {
+            let smsc_level = is_smsc_level(notice.state);
             let params = jasmin_receipt_params(notice, smsc_level);
             let pairs = params.iter().map(|(k, v)| (*k, v.as_str()));
             Some(with_params(
@@ -280,12 +271,27 @@ pub fn render_receipt(spec: &CallbackSpec, notice: &ReceiptNotice) -> Option<Cal
             ))
         }
         CallbackStyle::Json | CallbackStyle::Form => {
-            if !spec.receipts.wants(notice.state) {
-                return None;
-            }
             Some(tern_request(spec, receipt_fields(notice)))
         }
     }
+}
+
+/// Whether `spec` asks for a callback on a receipt in `state` ([`render_receipt`] renders
+/// one exactly then): callers can skip building the notice of one nobody wants.
+pub fn wants_receipt(spec: &CallbackSpec, state: ReceiptState) -> bool {
+    match spec.style {
+        CallbackStyle::Kannel { mask } => mask & kannel_dlr_type(state) != 0,
+        CallbackStyle::Jasmin { level } => {
+            let bit = if is_smsc_level(state) { 1 } else { 2 };
+            level & bit != 0
+        }
+        CallbackStyle::Json | CallbackStyle::Form => spec.receipts.wants(state),
+    }
+}
+
+/// Jasmin's level 1 notices: the SMSC's answer to the submit, not a receipt.
+fn is_smsc_level(state: ReceiptState) -> bool {
+    state == ReceiptState::SmscAccepted || state == ReceiptState::SubmitFailed
 }
 
 /// Renders an MO for `spec`; `None` only when the spec has no URL (MOs carry no

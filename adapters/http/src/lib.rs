@@ -74,6 +74,7 @@ pub mod v1;
 pub use api::*;
 pub use callback::{
     Acknowledgement, CallbackRequest, CallbackSpecError, render_mo, render_receipt, signature,
+    wants_receipt,
 };
 pub use dispatch::{CallbackOutcome, DispatchCounters, DispatchFull, Dispatcher, DispatcherConfig};
 pub use server::{ServerConfig, Shutdown, ShutdownWait, serve};

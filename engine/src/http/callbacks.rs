@@ -52,10 +52,7 @@ pub fn receipt_notice(
     at_ms: u64,
 ) -> ReceiptNotice {
     let snapshot: &Snapshot = &core.snapshot;
-    let status = core.http.book().get(record.id, record.user.0);
-    let smsc_id = status
-        .as_ref()
-        .and_then(|s| s.parts.iter().find_map(|p| p.smsc_id.clone()));
+    let smsc_id = core.http.book().smsc_id(record.id, record.user.0);
     let connector = record
         .route
         .get(0)
@@ -109,26 +106,23 @@ pub fn notice_state(state: ReceiptState) -> Notice {
 fn render(core: &Core, receipt: &ClientReceipt) -> Option<tern_http::CallbackRequest> {
     let record = core.record(receipt.id)?;
     let spec = CallbackSpec::decode(&record.callback).ok()?;
-    let notice = receipt_notice(
-        core,
-        record,
-        notice_state(receipt.state),
-        receipt.error,
-        receipt.at_ms,
-    );
+    let state = notice_state(receipt.state);
+    // Most clients want only some states: build the notice only for those.
+    if !tern_http::wants_receipt(&spec, state) {
+        return None;
+    }
+    let notice = receipt_notice(core, record, state, receipt.error, receipt.at_ms);
     tern_http::render_receipt(&spec, &notice)
 }
 
 fn render_smsc_ack(core: &Core, id: MessageId) -> Option<tern_http::CallbackRequest> {
     let record = core.record(id)?;
     let spec = CallbackSpec::decode(&record.callback).ok()?;
-    let notice = receipt_notice(
-        core,
-        record,
-        Notice::SmscAccepted,
-        0,
-        crate::shard::unix_now_ms(),
-    );
+    if !tern_http::wants_receipt(&spec, Notice::SmscAccepted) {
+        return None;
+    }
+    let now_ms = crate::shard::unix_now_ms();
+    let notice = receipt_notice(core, record, Notice::SmscAccepted, 0, now_ms);
     tern_http::render_receipt(&spec, &notice)
 }
 

@@ -163,6 +163,13 @@ impl StatusBook {
         })
     }
 
+    /// The SMSC's id of the first part of `id` that has one (what a receipt callback
+    /// names), without copying the rest of the status.
+    pub fn smsc_id(&self, id: MessageId, user: u32) -> Option<String> {
+        let e = self.entries.get(&id).filter(|e| e.user == user)?;
+        e.parts.iter().find_map(|p| p.smsc_id.clone())
+    }
+
     /// Messages followed now (held and finished).
     pub fn len(&self) -> usize {
         self.entries.len()

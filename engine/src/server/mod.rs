@@ -9,7 +9,9 @@
 //! the WAL is full; ESME_RTHROTTLED: the user's rate) also stops the reading, for
 //! `smpp.overload_pause_ms`: a client with hundreds of submits queued behind it would
 //! otherwise get as many refusals at once and send them all again (1.7 M refusals in a
-//! 10 s closed loop with a 512 window, 256 with the pause). Receivers and transceivers take receipts from the user's outbox, under the window,
+//! 10 s closed loop with a 512 window, 256 with the pause).
+//!
+//! Receivers and transceivers take receipts from the user's outbox, under the window,
 //! then the MOs routed to the user ([`crate::mo`]): each part as a deliver_sm with the
 //! MO's fields, its record marked done on the client's deliver_sm_resp OK. A
 //! message_payload too long for the route's first connector is split there ([`split`]).
